@@ -1,0 +1,1 @@
+"""The pure core: nothing here may import ``gdb``."""

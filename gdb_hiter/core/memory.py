@@ -1,0 +1,62 @@
+"""The memory-reader interface every decoder reads through.
+
+Decoders never touch gdb: they get an object with ``read(address, size)``.
+Inside gdb that is the inferior's memory; in tests and for snapshots it is
+a set of byte segments.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Dict, Iterable, Protocol, Tuple
+
+
+class UnreadableMemory(Exception):
+    """Raised when ``size`` bytes at ``address`` cannot be read."""
+
+    def __init__(self, address: int, size: int, why: str = ""):
+        self.address = address
+        self.size = size
+        self.why = why
+        text = f"cannot read {size} bytes at {address:#x}"
+        super().__init__(f"{text}: {why}" if why else text)
+
+
+class MemoryReader(Protocol):
+    def read(self, address: int, size: int) -> bytes:
+        """Return exactly ``size`` bytes or raise UnreadableMemory."""
+
+
+class SegmentMemory:
+    """Memory made of (start address, bytes) segments: for tests and files."""
+
+    def __init__(self, segments: Iterable[Tuple[int, bytes]] = ()):
+        self._segments: Dict[int, bytes] = {}
+        for start, data in segments:
+            self.add(start, data)
+
+    def add(self, start: int, data: bytes) -> None:
+        self._segments[start] = bytes(data)
+
+    def read(self, address: int, size: int) -> bytes:
+        if address <= 0 or size < 0:
+            raise UnreadableMemory(address, size, "bad address")
+        for start, data in self._segments.items():
+            if start <= address and address + size <= start + len(data):
+                offset = address - start
+                return data[offset:offset + size]
+        raise UnreadableMemory(address, size, "not mapped")
+
+
+def read_u64(memory: MemoryReader, address: int) -> int:
+    return struct.unpack("<Q", memory.read(address, 8))[0]
+
+
+def read_go_string(memory: MemoryReader, header_address: int, limit: int = 1 << 16) -> str:
+    """Read a Go string whose (ptr, len) header is at ``header_address``."""
+    pointer, length = struct.unpack("<QQ", memory.read(header_address, 16))
+    if length > limit:
+        raise UnreadableMemory(pointer, length, f"string length {length} exceeds {limit}")
+    if length == 0:
+        return ""
+    return memory.read(pointer, length).decode("utf-8", errors="replace")
