@@ -1,0 +1,73 @@
+"""What program gdb is looking at, and its Go version, read through gdb."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import gdb
+
+from ..core.elfinfo import NotAnExecutable, describe_executable
+from ..core.goversion import NotGoProgram, parse_build_version
+from ..core.memory import read_go_string
+from ..core.versioninfo import ProgramRef, VersionReport
+from .command import UserError
+from .memory import InferiorMemory
+
+
+def current_program() -> ProgramRef:
+    inferior = gdb.selected_inferior()
+    path = gdb.current_progspace().filename
+    core = _core_file_name()
+    if core is not None:
+        return ProgramRef("core", path, core=core)
+    if inferior.pid:
+        return ProgramRef("process", path, pid=inferior.pid)
+    if path is None:
+        raise UserError("no program loaded: use `file PROGRAM`, `attach PID` or `core-file CORE` first")
+    return ProgramRef("executable", path)
+
+
+def _core_file_name() -> Optional[str]:
+    connection = getattr(gdb.selected_inferior(), "connection", None)
+    if connection is None or connection.type != "core":
+        return None
+    # gdb names the core in `info target`; the Python API does not expose it.
+    for line in gdb.execute("info target", to_string=True).splitlines():
+        line = line.strip()
+        if line.startswith("Local core dump file:"):
+            continue
+        if line.startswith("`") and "', file type" in line:
+            return line[1:line.index("', file type")]
+    return "(core file)"
+
+
+def _build_version_from_memory() -> Optional[str]:
+    """``runtime.buildVersion`` as gdb sees it (the process, the core or the file)."""
+    try:
+        address = int(gdb.parse_and_eval("(unsigned long)&'runtime.buildVersion'"))
+    except gdb.error:
+        return None  # stripped: no symbol
+    try:
+        return read_go_string(InferiorMemory(), address, limit=256)
+    except Exception:
+        return None
+
+
+def version_report() -> VersionReport:
+    program = current_program()
+    if program.path is None:
+        raise UserError("the core file's executable is unknown: load it with `file PROGRAM` first")
+    try:
+        facts = describe_executable(program.path)
+    except NotAnExecutable as error:
+        raise UserError(str(error)) from None
+    except NotGoProgram as error:
+        raise UserError(str(error)) from None
+    version, source = facts.version, facts.version_source
+    live_text = _build_version_from_memory()
+    if live_text:
+        try:
+            version, source = parse_build_version(live_text), "runtime.buildVersion"
+        except NotGoProgram:
+            pass
+    return VersionReport.build(version, source, facts.dwarf, program)
