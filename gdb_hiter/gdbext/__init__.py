@@ -1,6 +1,14 @@
-"""The gdb layer: loaded by the ``gdb_hiter`` loader script, registers everything once."""
+"""The gdb layer: loaded by the ``gdb_hiter`` loader script, registers everything once.
+
+Every module of this package that defines ``register()`` is imported and
+registered at load time (commands, printers, convenience functions), so a
+new command is one new module and nothing else changes.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 import gdb
 
@@ -26,15 +34,22 @@ class GdbHiterHelp(gdb.Command):
         gdb.write(self.__doc__ + "\n")
 
 
+def _registering_modules():
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if callable(getattr(module, "register", None)):
+            yield module
+
+
 def load(quiet: bool = False) -> None:
-    """Register commands and printers; a second call does nothing."""
+    """Register commands, printers and functions; a second call does nothing."""
     global _loaded
     if _loaded:
         return
     from .command import REGISTERED
-    from .version_cmd import HiterVersion
 
-    HiterVersion()
+    for module in _registering_modules():
+        module.register()
     GdbHiterHelp(REGISTERED)
     _loaded = True
     if not quiet:

@@ -23,3 +23,7 @@ class HiterVersion(HiterCommand):
             gdb.write(json.dumps(report.to_json(), sort_keys=True) + "\n")
         else:
             gdb.write(report.to_text() + "\n")
+
+
+def register() -> None:
+    HiterVersion()
