@@ -1,0 +1,3 @@
+module swissprog
+
+go 1.24
