@@ -7,8 +7,9 @@ a set of byte segments.
 
 from __future__ import annotations
 
+import bisect
 import struct
-from typing import Dict, Iterable, Protocol, Tuple
+from typing import Iterable, List, Protocol, Tuple
 
 
 class UnreadableMemory(Exception):
@@ -28,23 +29,39 @@ class MemoryReader(Protocol):
 
 
 class SegmentMemory:
-    """Memory made of (start address, bytes) segments: for tests and files."""
+    """Memory made of (start address, bytes) segments: for tests and files.
+
+    Segments are kept sorted by start so a read finds its segment by
+    bisection: snapshots of large maps hold thousands of segments.
+    """
 
     def __init__(self, segments: Iterable[Tuple[int, bytes]] = ()):
-        self._segments: Dict[int, bytes] = {}
+        self._starts: List[int] = []
+        self._data: List[bytes] = []
+        self._longest = 0
         for start, data in segments:
             self.add(start, data)
 
     def add(self, start: int, data: bytes) -> None:
-        self._segments[start] = bytes(data)
+        self._longest = max(self._longest, len(data))
+        index = bisect.bisect_left(self._starts, start)
+        if index < len(self._starts) and self._starts[index] == start:
+            self._data[index] = bytes(data)
+            return
+        self._starts.insert(index, start)
+        self._data.insert(index, bytes(data))
 
     def read(self, address: int, size: int) -> bytes:
         if address <= 0 or size < 0:
             raise UnreadableMemory(address, size, "bad address")
-        for start, data in self._segments.items():
-            if start <= address and address + size <= start + len(data):
+        # Overlapping segments are allowed: try the nearest starts at or below the address.
+        index = bisect.bisect_right(self._starts, address) - 1
+        while index >= 0 and self._starts[index] + self._longest >= address + size:
+            start, data = self._starts[index], self._data[index]
+            if address + size <= start + len(data):
                 offset = address - start
                 return data[offset:offset + size]
+            index -= 1
         raise UnreadableMemory(address, size, "not mapped")
 
 
