@@ -1,0 +1,997 @@
+"""Decode classic (bucket) Go maps and their iterators from raw memory.
+
+Pure core: reads through a ``MemoryReader`` and never imports gdb. Layouts
+come from ``classic_layouts.CLASSIC_LAYOUTS`` by family name.
+
+Errors: anything that stops a decode before a single entry can be looked at
+(nil map, unreadable or implausible header, a type descriptor that is not a
+map type) raises a ``ClassicMapError`` (a ``ValueError``) with a one-line
+message. Anything found during the walk (unreadable bucket, overflow cycle,
+chain too long, count mismatch) becomes a ``model.Problem`` on the result
+and the walk goes on where it can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from . import abitype
+from .classic_layouts import (
+    CLASSIC_LAYOUTS,
+    BUCKET_SLOTS,
+    EVACUATED_EMPTY,
+    EVACUATED_X,
+    EVACUATED_Y,
+    FLAG_HASH_WRITING,
+    FLAG_SAME_SIZE_GROW,
+    HMAP_FLAG_NAMES,
+    MAPTYPE_FLAG_NAMES,
+    MAPTYPE_INDIRECT_ELEM,
+    MAPTYPE_INDIRECT_KEY,
+    MAX_INLINE_ELEM,
+    MAX_INLINE_KEY,
+    MIN_TOP_HASH,
+    NO_CHECK,
+    POINTER_SIZE,
+    SLOT_CODE_TABLE,
+    SLOT_CODES,
+    ClassicLayout,
+    HITER_GO118,
+    bucket_size,
+    bucket_struct,
+    classic_layout,
+    flag_names,
+)
+from .layoututil import field_offsets
+from .memory import MemoryReader, UnreadableMemory
+from .model import DecodedMap, Entry, Problem
+
+# Walk bounds. A real map never comes near them; a corrupt one must not hang us.
+READ_CHUNK_BYTES = 4 << 20      # largest single read of a bucket array
+DEFAULT_MAX_CHAIN = 1 << 12     # overflow buckets in one chain
+MAX_PLAUSIBLE_B = 40            # 2^40 buckets is far beyond any real heap
+MAX_PROBLEMS = 50               # individual problems kept; then one summary
+LOWEST_POINTER = 0x1000         # nothing is mapped below this on linux/amd64
+HIGHEST_POINTER = 1 << 47       # user-space addresses on linux/amd64
+
+_U64 = struct.Struct("<Q")
+_EMPTY_TOPHASH = bytes(BUCKET_SLOTS)
+
+
+class ClassicMapError(ValueError):
+    """The map cannot be decoded at all; the message is one line."""
+
+
+class NilMap(ClassicMapError):
+    pass
+
+
+class UnreadableMap(ClassicMapError):
+    pass
+
+
+class NotAMapType(ClassicMapError):
+    pass
+
+
+class ImplausibleMap(ClassicMapError):
+    pass
+
+
+def _plain(container) -> Dict[str, Any]:
+    """A construct Container as a plain dict, without construct's private keys."""
+    return {name: value for name, value in container.items() if not name.startswith("_")}
+
+
+def _is_pointer(value: int) -> bool:
+    return LOWEST_POINTER <= value < HIGHEST_POINTER
+
+
+# ---------------------------------------------------------------------------
+# Map type descriptor
+
+
+@dataclass(frozen=True)
+class MapType:
+    """What the decoder needs from a classic map type descriptor."""
+
+    keysize: int            # key slot size in a bucket (8 when the key is indirect)
+    elemsize: int           # elem slot size (8 when indirect)
+    bucketsize: int
+    flags: int
+    key_size: int           # size of K itself: the bytes an Entry carries
+    elem_size: int          # size of V itself
+    address: int = 0        # descriptor address; 0 when built from sizes
+    key_type: int = 0       # *_type of K
+    elem_type: int = 0      # *_type of V
+    bucket_type: int = 0
+    hasher: int = 0
+
+    @property
+    def indirect_key(self) -> bool:
+        return bool(self.flags & MAPTYPE_INDIRECT_KEY)
+
+    @property
+    def indirect_elem(self) -> bool:
+        return bool(self.flags & MAPTYPE_INDIRECT_ELEM)
+
+    def to_json(self) -> dict:
+        return {
+            "address": self.address,
+            "key_type": self.key_type,
+            "elem_type": self.elem_type,
+            "keysize": self.keysize,
+            "elemsize": self.elemsize,
+            "bucketsize": self.bucketsize,
+            "flags": self.flags,
+            "flag_names": flag_names(self.flags, MAPTYPE_FLAG_NAMES),
+            "key_size": self.key_size,
+            "elem_size": self.elem_size,
+        }
+
+
+def maptype_from_sizes(key_size: int, elem_size: int, *, address: int = 0, flags: Optional[int] = None) -> MapType:
+    """A MapType from the sizes of K and V (e.g. known from DWARF only).
+
+    Keys or elements over 128 bytes sit behind a pointer, as the compiler
+    lays them out. ``flags`` defaults to just the indirect bits.
+    """
+    if key_size < 0 or elem_size < 0:
+        raise ValueError(f"negative size: key {key_size}, elem {elem_size}")
+    indirect = 0
+    keysize, elemsize = key_size, elem_size
+    if key_size > MAX_INLINE_KEY:
+        keysize, indirect = POINTER_SIZE, indirect | MAPTYPE_INDIRECT_KEY
+    if elem_size > MAX_INLINE_ELEM:
+        elemsize, indirect = POINTER_SIZE, indirect | MAPTYPE_INDIRECT_ELEM
+    if flags is None:
+        flags = indirect
+    elif (flags & (MAPTYPE_INDIRECT_KEY | MAPTYPE_INDIRECT_ELEM)) != indirect:
+        raise ValueError(f"flags {flags:#x} disagree with key size {key_size} / elem size {elem_size}")
+    return MapType(keysize, elemsize, bucket_size(keysize, elemsize), flags, key_size, elem_size, address=address)
+
+
+def maptype_problems(fields: Dict[str, Any]) -> List[str]:
+    """Why a parsed 88-byte descriptor is not a consistent classic map type."""
+    reasons = []
+    typ = fields["typ"]
+    if abitype.kind_of(typ["kind"]) != abitype.KIND_MAP:
+        reasons.append(f"kind is {abitype.kind_of(typ['kind'])}, not map ({abitype.KIND_MAP})")
+        return reasons
+    if typ["size"] != POINTER_SIZE:
+        reasons.append(f"a map type has size {POINTER_SIZE}, this one {typ['size']}")
+    keysize, elemsize, flags = fields["keysize"], fields["elemsize"], fields["flags"]
+    if keysize > MAX_INLINE_KEY or elemsize > MAX_INLINE_ELEM:
+        reasons.append(f"slot sizes {keysize}/{elemsize} exceed {MAX_INLINE_KEY}")
+    if flags & MAPTYPE_INDIRECT_KEY and keysize != POINTER_SIZE:
+        reasons.append(f"indirect key but key slot size {keysize}")
+    if flags & MAPTYPE_INDIRECT_ELEM and elemsize != POINTER_SIZE:
+        reasons.append(f"indirect elem but elem slot size {elemsize}")
+    expected = bucket_size(keysize, elemsize)
+    if fields["bucketsize"] != expected:
+        reasons.append(f"bucketsize {fields['bucketsize']} != 8 + 8*{keysize} + 8*{elemsize} + 8 = {expected}")
+    for name in ("key", "elem", "bucket"):
+        if not _is_pointer(fields[name]):
+            reasons.append(f"{name} type pointer {fields[name]:#x} is not a pointer")
+    return reasons
+
+
+def _type_size(memory: MemoryReader, address: int) -> int:
+    return abitype.ABI_TYPE.parse(memory.read(address, abitype.ABI_TYPE.sizeof()))["size"]
+
+
+def parse_maptype(memory: MemoryReader, address: int, layout_name: str) -> MapType:
+    """Read and check the 88-byte map type descriptor at ``address``.
+
+    Also reads the K, V and bucket type headers: their sizes must agree
+    with the slot sizes (and give the real K/V size of indirect slots).
+    """
+    layout = classic_layout(layout_name)
+    if address == 0:
+        raise NotAMapType("no map type descriptor (address 0)")
+    try:
+        fields = _plain(layout.maptype.parse(memory.read(address, layout.maptype.sizeof())))
+    except UnreadableMemory as error:
+        raise UnreadableMap(f"map type descriptor unreadable: {error}") from None
+    reasons = maptype_problems(fields)
+    if reasons:
+        raise NotAMapType(f"not a map type descriptor at {address:#x}: {'; '.join(reasons)}")
+    try:
+        key_size = _type_size(memory, fields["key"])
+        elem_size = _type_size(memory, fields["elem"])
+        bucket_type_size = _type_size(memory, fields["bucket"])
+    except UnreadableMemory as error:
+        raise NotAMapType(f"map type at {address:#x}: key/elem/bucket type unreadable: {error}") from None
+    for what, size, slot, indirect_bit, limit in (
+        ("key", key_size, fields["keysize"], MAPTYPE_INDIRECT_KEY, MAX_INLINE_KEY),
+        ("elem", elem_size, fields["elemsize"], MAPTYPE_INDIRECT_ELEM, MAX_INLINE_ELEM),
+    ):
+        indirect = bool(fields["flags"] & indirect_bit)
+        if indirect != (size > limit) or (not indirect and size != slot):
+            raise NotAMapType(
+                f"map type at {address:#x}: {what} type size {size} does not fit slot size {slot} "
+                f"({'indirect' if indirect else 'direct'})"
+            )
+    if bucket_type_size != fields["bucketsize"]:
+        raise NotAMapType(
+            f"map type at {address:#x}: bucket type size {bucket_type_size} != bucketsize {fields['bucketsize']}"
+        )
+    return MapType(
+        keysize=fields["keysize"],
+        elemsize=fields["elemsize"],
+        bucketsize=fields["bucketsize"],
+        flags=fields["flags"],
+        key_size=key_size,
+        elem_size=elem_size,
+        address=address,
+        key_type=fields["key"],
+        elem_type=fields["elem"],
+        bucket_type=fields["bucket"],
+        hasher=fields["hasher"],
+    )
+
+
+# ---------------------------------------------------------------------------
+# hmap header
+
+
+def read_hmap(memory: MemoryReader, address: int, layout: ClassicLayout) -> Dict[str, Any]:
+    """The hmap fields by runtime name, plus ``flag_names``; raises ClassicMapError."""
+    if address == 0:
+        raise NilMap("nil map (hmap address 0): it has no entries and no buckets")
+    try:
+        raw = memory.read(address, layout.hmap.sizeof())
+    except UnreadableMemory as error:
+        raise UnreadableMap(f"hmap at {address:#x} unreadable: {error}") from None
+    header = _plain(layout.hmap.parse(raw))
+    header["flag_names"] = flag_names(header["flags"], HMAP_FLAG_NAMES)
+    if header["B"] > MAX_PLAUSIBLE_B:
+        raise ImplausibleMap(f"hmap at {address:#x}: B = {header['B']} is not a real map (max {MAX_PLAUSIBLE_B})")
+    if header["count"] >= 1 << 62:
+        raise ImplausibleMap(f"hmap at {address:#x}: count {header['count']:#x} is not a real map")
+    return header
+
+
+def old_bucket_count(header: Dict[str, Any]) -> int:
+    """noldbuckets(): the old array is as big as the new one in a same-size grow, else half."""
+    if header["flags"] & FLAG_SAME_SIZE_GROW:
+        return 1 << header["B"]
+    return 1 << max(header["B"] - 1, 0)
+
+
+def is_evacuated(tophash0: int) -> bool:
+    """evacuated(b): the runtime marks an evacuated bucket in tophash[0]."""
+    return EVACUATED_X <= tophash0 <= EVACUATED_EMPTY
+
+
+# ---------------------------------------------------------------------------
+# Walking buckets
+
+
+class _LimitReached(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Pause Python's cyclic GC while a walk allocates its many small objects.
+
+    A 1M-entry map creates millions of dicts and Entries; every few hundred
+    allocations would trigger a collection that re-scans all of them, which
+    made a walk 3-4x slower. The objects have no cycles, so nothing is lost.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Walk:
+    """One map walk: bucket records, entries and problems, with its bounds.
+
+    This is the hot loop of a big map (1M entries is ~260k buckets), so it
+    works on the bulk-read buffers with precomputed offsets and locals;
+    the offsets come from ``bucket_struct`` so the layout stays data.
+    """
+
+    def __init__(self, memory: MemoryReader, maptype: MapType, limit: Optional[int], max_chain: int):
+        self.memory = memory
+        self.maptype = maptype
+        self.limit = limit
+        self.max_chain = max_chain
+        self.entries: List[Entry] = []
+        self.problems: List[Problem] = []
+        self.suppressed_problems = 0
+        self.seen_overflow: set = set()
+        self.overflow_buckets = 0
+        self.walk_cut = False      # a problem cost part of the walk (buckets, chains or entries)
+        layout = field_offsets(bucket_struct(maptype.keysize, maptype.elemsize))
+        assert layout["overflow"][0] + POINTER_SIZE == maptype.bucketsize
+        self.overflow_offset = layout["overflow"][0]
+        # offset of slot i's key / elem from the start of its bucket
+        self.key_offsets = tuple(layout["keys"][0] + slot * maptype.keysize for slot in range(BUCKET_SLOTS))
+        self.elem_offsets = tuple(layout["elems"][0] + slot * maptype.elemsize for slot in range(BUCKET_SLOTS))
+
+    def problem(self, what: str, why: str, address: Optional[int] = None) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(what, why, address))
+        else:
+            self.suppressed_problems += 1
+
+    def read_array(self, base: int, count: int) -> Iterable[Tuple[int, bytes, int]]:
+        """Yield (index, buffer, offset of the bucket in buffer) over a bucket array.
+
+        Reads in chunks of at most READ_CHUNK_BYTES; a chunk that cannot be
+        read is retried bucket by bucket so one bad page costs only its buckets.
+        """
+        size = self.maptype.bucketsize
+        per_chunk = max(1, READ_CHUNK_BYTES // size)
+        for first in range(0, count, per_chunk):
+            n = min(per_chunk, count - first)
+            try:
+                chunk = self.memory.read(base + first * size, n * size)
+            except UnreadableMemory:
+                for index in range(first, first + n):
+                    try:
+                        yield index, self.memory.read(base + index * size, size), 0
+                    except UnreadableMemory as error:
+                        self.walk_cut = True
+                        self.problem("unreadable-bucket", f"bucket {index} unreadable: {error}", base + index * size)
+                continue
+            for k in range(n):
+                yield first + k, chunk, k * size
+
+    def take_entries(self, address: int, buffer: bytes, offset: int, array: str, index: int, depth: int) -> None:
+        """Append the full slots (tophash >= minTopHash) of the bucket at ``buffer[offset:]``."""
+        tophash = buffer[offset:offset + BUCKET_SLOTS]
+        if tophash == _EMPTY_TOPHASH:
+            return
+        entries = self.entries
+        room = self.limit - len(entries) if self.limit is not None else BUCKET_SLOTS
+        indirect = self.maptype.indirect_key or self.maptype.indirect_elem
+        keysize, elemsize = self.maptype.keysize, self.maptype.elemsize
+        key_offsets, elem_offsets = self.key_offsets, self.elem_offsets
+        base = address - offset   # address of buffer[0]
+        for slot, top in enumerate(tophash):
+            if top < MIN_TOP_HASH:
+                continue
+            if room <= 0:
+                raise _LimitReached
+            room -= 1
+            key_at = offset + key_offsets[slot]
+            elem_at = offset + elem_offsets[slot]
+            location = {"array": array, "bucket": index, "overflow": depth, "slot": slot}
+            if indirect:
+                entry = self.indirect_entry(address, buffer, offset, key_at, elem_at, location)
+                if entry is not None:
+                    entries.append(entry)
+            else:
+                entries.append(Entry(base + key_at, base + elem_at, buffer[key_at:key_at + keysize],
+                                     buffer[elem_at:elem_at + elemsize], location))
+
+    def indirect_entry(self, address, buffer, offset, key_at, elem_at, location) -> Optional[Entry]:
+        """An entry whose key and/or elem slot holds a pointer to the real bytes."""
+        maptype = self.maptype
+        key_address = address + key_at - offset
+        elem_address = address + elem_at - offset
+        try:
+            if maptype.indirect_key:
+                key_address = _U64.unpack_from(buffer, key_at)[0]
+                key = self.memory.read(key_address, maptype.key_size)
+            else:
+                key = buffer[key_at:key_at + maptype.keysize]
+            if maptype.indirect_elem:
+                elem_address = _U64.unpack_from(buffer, elem_at)[0]
+                elem = self.memory.read(elem_address, maptype.elem_size)
+            else:
+                elem = buffer[elem_at:elem_at + maptype.elemsize]
+        except UnreadableMemory as error:
+            self.walk_cut = True
+            self.problem("unreadable-entry", f"indirect key/elem of {location}: {error}", address)
+            return None
+        return Entry(key_address, elem_address, key, elem, location)
+
+    def overflow_chain(self, first_address: int, buffer: bytes, offset: int,
+                       where: str) -> Iterable[Tuple[int, int, bytes]]:
+        """Yield (depth, address, buffer) for each overflow bucket after the bucket at ``buffer[offset:]``.
+
+        Bounded: stops with a Problem on a cycle (an overflow bucket seen
+        before anywhere in this walk), a chain longer than max_chain, a bad
+        pointer or unreadable memory.
+        """
+        depth = 0
+        next_address = _U64.unpack_from(buffer, offset + self.overflow_offset)[0]
+        while next_address:
+            depth += 1
+            stop = None
+            if next_address in self.seen_overflow or next_address == first_address:
+                stop = ("overflow-cycle", f"{where}: overflow {depth} at {next_address:#x} was already walked (cycle)")
+            elif depth > self.max_chain:
+                stop = ("overflow-chain-too-long",
+                        f"{where}: more than {self.max_chain} overflow buckets; walk stopped")
+            elif not _is_pointer(next_address) or next_address % POINTER_SIZE:
+                stop = ("bad-overflow-pointer", f"{where}: overflow pointer {next_address:#x} is not a bucket address")
+            else:
+                try:
+                    buffer = self.memory.read(next_address, self.maptype.bucketsize)
+                except UnreadableMemory as error:
+                    stop = ("unreadable-bucket", f"{where}: overflow {depth} unreadable: {error}")
+            if stop is not None:
+                self.walk_cut = True
+                self.problem(stop[0], stop[1], next_address)
+                return
+            self.seen_overflow.add(next_address)
+            self.overflow_buckets += 1
+            yield depth, next_address, buffer
+            next_address = _U64.unpack_from(buffer, self.overflow_offset)[0]
+
+    def walk_array(self, array: str, base: int, count: int,
+                   take: Optional[Callable[[int, int], bool]] = None) -> List[Dict[str, Any]]:
+        """Walk ``count`` buckets at ``base`` with their overflow chains; returns the bucket records.
+
+        ``take(index, tophash0)``, when given, says whether a bucket's entries count.
+        A record holds only strings and ints (tophash in hex, one class code
+        per slot), so a big map's records are cheap and never scanned by the GC.
+        """
+        records = []
+        size = self.maptype.bucketsize
+        overflow_at = self.overflow_offset
+        for index, buffer, offset in self.read_array(base, count):
+            address = base + index * size
+            tophash = buffer[offset:offset + BUCKET_SLOTS]
+            record = {
+                "index": index,
+                "address": address,
+                "tophash": tophash.hex(),
+                "slots": tophash.translate(SLOT_CODE_TABLE).decode(),
+            }
+            records.append(record)
+            wanted = take is None or take(index, tophash[0])
+            if wanted:
+                self.take_entries(address, buffer, offset, array, index, 0)
+            if not _U64.unpack_from(buffer, offset + overflow_at)[0]:
+                continue
+            overflow_records = record["overflow"] = []
+            for depth, overflow_address, overflow_buffer in self.overflow_chain(
+                address, buffer, offset, f"{array}[{index}]"
+            ):
+                overflow_tophash = overflow_buffer[:BUCKET_SLOTS]
+                overflow_records.append({
+                    "depth": depth,
+                    "address": overflow_address,
+                    "tophash": overflow_tophash.hex(),
+                    "slots": overflow_tophash.translate(SLOT_CODE_TABLE).decode(),
+                })
+                if wanted:
+                    self.take_entries(overflow_address, overflow_buffer, 0, array, index, depth)
+        return records
+
+
+def decode_map(
+    memory: MemoryReader,
+    hmap_address: int,
+    maptype: MapType,
+    layout_name: str,
+    *,
+    limit: Optional[int] = None,
+    max_chain: int = DEFAULT_MAX_CHAIN,
+) -> DecodedMap:
+    """Walk a classic map: every live entry once, with bucket and growth detail.
+
+    Raises ClassicMapError when the header cannot be read or makes no sense
+    (nil map included); problems met during the walk are reported on the
+    result. ``limit`` stops after that many entries (``complete`` False).
+    """
+    layout = classic_layout(layout_name)
+    header = read_hmap(memory, hmap_address, layout)
+    header["address"] = hmap_address
+    walk = _Walk(memory, maptype, limit, max_chain)
+    bucket_count = 1 << header["B"]
+    detail: Dict[str, Any] = {
+        "layout": layout.name,
+        "maptype": maptype.to_json(),
+        "bucket_count": bucket_count,
+        "slot_codes": dict(SLOT_CODES),
+        "buckets": [],
+        "growth": None,
+        "extra": None,
+        "overflow_buckets": 0,
+        "stopped": None,
+    }
+    if header["extra"]:
+        try:
+            detail["extra"] = _plain(layout.mapextra.parse(memory.read(header["extra"], layout.mapextra.sizeof())))
+        except UnreadableMemory as error:
+            walk.problem("unreadable-extra", f"mapextra unreadable: {error}", header["extra"])
+
+    growing = header["oldbuckets"] != 0
+    old_count = old_bucket_count(header) if growing else 0
+    if growing and not header["flags"] & FLAG_SAME_SIZE_GROW and header["B"] == 0:
+        walk.problem("growth-inconsistent", "oldbuckets set on a B=0 map that is not a same-size grow")
+        growing = False
+
+    # Why every entry is counted exactly once during a grow: the runtime moves
+    # old bucket j as one unit (evacuate) into new bucket j (and j + nold when
+    # doubling), and only then marks j evacuated in its tophash[0]. Before any
+    # write or delete touches new bucket k, growWork evacuates old bucket
+    # k & (nold-1) first. So a new bucket holds entries only once the old
+    # bucket it draws from is evacuated, and an old bucket not yet evacuated
+    # holds entries that exist nowhere else. Taking all new buckets plus the
+    # non-evacuated old buckets is therefore a partition of the live entries,
+    # with no hashing needed. (A process stopped inside evacuate itself, with
+    # hashWriting set, can break this; the count check below says so.)
+    if growing:
+        detail["growth"] = {
+            "oldbuckets": header["oldbuckets"],
+            "nevacuate": header["nevacuate"],
+            "same_size": bool(header["flags"] & FLAG_SAME_SIZE_GROW),
+            "old_bucket_count": old_count,
+            "pending": [],       # old buckets not yet evacuated
+            "old_buckets": [],
+        }
+    with _cyclic_gc_paused():
+        try:
+            _walk_arrays(walk, header, detail)
+        except _LimitReached:
+            detail["stopped"] = "limit"
+    detail["overflow_buckets"] = walk.overflow_buckets
+
+    found = len(walk.entries)
+    if found != header["count"]:
+        # never dropped by the MAX_PROBLEMS cap: it is the one that matters most
+        why = _count_mismatch_why(found, header, walk, limit, detail["stopped"])
+        walk.problems.append(Problem("count-mismatch", why))
+    if walk.suppressed_problems:
+        walk.problems.append(Problem("too-many-problems", f"{walk.suppressed_problems} more problems not listed"))
+    if detail["stopped"] is None and walk.walk_cut:
+        detail["stopped"] = "problem"
+    return DecodedMap(
+        address=hmap_address,
+        impl="classic",
+        count=header["count"],
+        header=header,
+        entries=walk.entries,
+        problems=walk.problems,
+        detail=detail,
+        complete=detail["stopped"] is None,
+    )
+
+
+def _walk_arrays(walk: _Walk, header: Dict[str, Any], detail: Dict[str, Any]) -> None:
+    """Walk the new bucket array, then the old buckets not yet evacuated (see decode_map)."""
+    if header["buckets"]:
+        detail["buckets"] = walk.walk_array("buckets", header["buckets"], detail["bucket_count"])
+    elif header["count"]:
+        walk.problem("no-buckets", f"count is {header['count']} but buckets is nil")
+    growth = detail["growth"]
+    if growth is None:
+        return
+
+    def take_unevacuated(index: int, tophash0: int) -> bool:
+        if is_evacuated(tophash0):
+            return False
+        growth["pending"].append(index)
+        return True
+
+    growth["old_buckets"] = walk.walk_array(
+        "oldbuckets", header["oldbuckets"], growth["old_bucket_count"], take_unevacuated)
+    early = [index for index in growth["pending"] if index < header["nevacuate"]]
+    if early:
+        walk.problem(
+            "growth-inconsistent",
+            f"old buckets {early[:8]} are below nevacuate={header['nevacuate']} but not evacuated",
+        )
+
+
+def _count_mismatch_why(found: int, header: Dict[str, Any], walk: _Walk, limit, stopped) -> str:
+    text = f"found {found} live entries but hmap.count is {header['count']}"
+    if stopped == "limit":
+        return f"{text}: the walk stopped at the limit of {limit} entries"
+    reasons = []
+    if header["flags"] & FLAG_HASH_WRITING:
+        reasons.append("hashWriting is set: a goroutine is writing the map right now")
+    if walk.walk_cut:
+        reasons.append("part of the walk was stopped by the problems above")
+    if not reasons:
+        reasons.append("the map may be changing under us (no stopped world) or its memory is corrupt")
+    return f"{text}: {'; '.join(reasons)}"
+
+
+# ---------------------------------------------------------------------------
+# Iterators (runtime.hiter)
+
+
+@dataclass
+class DecodedIterator:
+    """A ``runtime.hiter`` with what its fields mean for the walk in progress."""
+
+    address: int
+    layout: str
+    fields: Dict[str, int]
+    interpretation: Dict[str, Any]
+    map_header: Optional[Dict[str, Any]] = None
+    maptype: Optional[MapType] = None
+    problems: List[Problem] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.fields["key"] == 0
+
+    def to_json(self) -> dict:
+        return {
+            "address": self.address,
+            "layout": self.layout,
+            "fields": dict(self.fields),
+            "map": dict(self.map_header) if self.map_header is not None else None,
+            "maptype": self.maptype.to_json() if self.maptype is not None else None,
+            **self.interpretation,
+            "problems": [problem.to_json() for problem in self.problems],
+        }
+
+
+def _array_index(address: int, base: int, count: int, size: int) -> Optional[int]:
+    if base and base <= address < base + count * size and (address - base) % size == 0:
+        return (address - base) // size
+    return None
+
+
+def _check_bucket_meaning(check_bucket: int, header: Optional[Dict[str, Any]]) -> str:
+    if check_bucket == NO_CHECK:
+        return "noCheck: the current bucket belongs to the array being iterated; no filtering"
+    if header is not None and header["flags"] & FLAG_SAME_SIZE_GROW:
+        return (f"iterating old bucket {check_bucket} (not yet evacuated) in place of new bucket "
+                f"{check_bucket}; same-size grow, so every entry is returned")
+    return (f"iterating a not-yet-evacuated old bucket in place of new bucket {check_bucket}: "
+            f"only its entries whose hash selects bucket {check_bucket} are returned")
+
+
+def buckets_remaining(fields: Dict[str, int]) -> int:
+    """Buckets the iterator still has to start, after the chain it is in.
+
+    ``bucket`` is the next bucket to start (mapiternext increments it as it
+    starts one, and wraps it to 0 setting ``wrapped``); the walk ends when it
+    comes back to ``startBucket`` after wrapping.
+    """
+    if fields["key"] == 0:
+        return 0
+    total = 1 << fields["B"]
+    if fields["wrapped"]:
+        return max(fields["startBucket"] - fields["bucket"], 0)
+    return total - fields["bucket"] + fields["startBucket"]
+
+
+def _state(it: Dict[str, int]) -> str:
+    """in-progress (key set), finished, or starting (inside mapiterinit, before its first step)."""
+    if it["key"]:
+        return "in-progress"
+    if it["h"] == 0:
+        return "finished"   # the map was nil or empty: mapiterinit set only t
+    stepped = it["bptr"] or it["i"] or it["wrapped"] or it["bucket"] != it["startBucket"]
+    return "finished" if stepped else "starting"
+
+
+def _interpret(it: Dict[str, int], header: Optional[Dict[str, Any]], maptype: Optional[MapType],
+               memory: MemoryReader, layout: ClassicLayout) -> Dict[str, Any]:
+    total = 1 << it["B"]
+    finished = it["key"] == 0
+    result: Dict[str, Any] = {
+        "state": _state(it),
+        "finished": finished,
+        "bucket_count": total,
+        "start_bucket": it["startBucket"],
+        "start_offset": it["offset"],
+        "wrapped": bool(it["wrapped"]),
+        "next_bucket": it["bucket"],
+        "buckets_remaining": buckets_remaining(it),
+        "check_bucket": {"value": it["checkBucket"], "meaning": _check_bucket_meaning(it["checkBucket"], header)},
+        "walks": None,
+        "map_grew_since_start": None,
+        "current": None,
+    }
+    if header is not None:
+        if it["buckets"] == header["buckets"]:
+            result["walks"] = "buckets"
+        elif it["buckets"] == header["oldbuckets"]:
+            result["walks"] = "oldbuckets"
+        else:
+            result["walks"] = "retired"  # an array the map no longer references
+        result["map_grew_since_start"] = it["buckets"] != header["buckets"]
+        if layout.has_clear_seq:
+            result["clear_seq"] = {
+                "iterator": it["clearSeq"],
+                "map": header["clearSeq"],
+                "map_cleared_since_start": it["clearSeq"] != header["clearSeq"],
+            }
+    if not finished:
+        current: Dict[str, Any] = {
+            "bucket": (it["bucket"] - 1) % total,   # the chain bptr belongs to
+            "bptr": it["bptr"],
+            "bptr_in": None,
+            "slot": (it["i"] - 1 + it["offset"]) % BUCKET_SLOTS if it["i"] else None,
+            "next_i": it["i"],
+        }
+        if maptype is not None:
+            current["bptr_in"] = _locate_bucket(it, header, maptype)
+            for name, size in (("key", maptype.key_size), ("elem", maptype.elem_size)):
+                try:
+                    current[f"{name}_bytes"] = memory.read(it[name], size).hex() if size else ""
+                except UnreadableMemory:
+                    current[f"{name}_bytes"] = None
+        result["current"] = current
+    return result
+
+
+def _locate_bucket(it: Dict[str, int], header: Optional[Dict[str, Any]], maptype: MapType) -> Optional[Dict[str, Any]]:
+    """Which array (named as the map sees it) bptr is a bucket of, or "overflow"."""
+    if not it["bptr"]:
+        return None
+    arrays = []
+    if header is not None:
+        arrays.append(("buckets", header["buckets"], 1 << header["B"]))
+        if header["oldbuckets"]:
+            arrays.append(("oldbuckets", header["oldbuckets"], old_bucket_count(header)))
+    arrays.append(("retired", it["buckets"], 1 << it["B"]))  # the map let go of the iterator's array
+    for name, base, count in arrays:
+        index = _array_index(it["bptr"], base, count, maptype.bucketsize)
+        if index is not None:
+            return {"array": name, "index": index}
+    return {"array": "overflow"}
+
+
+def decode_iterator(memory: MemoryReader, hiter_address: int, layout_name: str, *,
+                    maptype: Optional[MapType] = None) -> DecodedIterator:
+    """Decode the hiter at ``hiter_address`` and interpret it against its map.
+
+    Raises ClassicMapError if the hiter itself is unreadable; an unreadable
+    map or type descriptor only leaves those parts out (with a Problem).
+    """
+    layout = classic_layout(layout_name)
+    if hiter_address == 0:
+        raise NilMap("iterator address is 0")
+    try:
+        fields = _plain(layout.hiter.parse(memory.read(hiter_address, layout.hiter.sizeof())))
+    except UnreadableMemory as error:
+        raise UnreadableMap(f"hiter at {hiter_address:#x} unreadable: {error}") from None
+    return _decode_iterator_fields(memory, hiter_address, layout, fields, maptype)
+
+
+def _decode_iterator_fields(memory, hiter_address, layout, fields, maptype=None, header=None) -> DecodedIterator:
+    problems: List[Problem] = []
+    if maptype is None and fields["t"]:
+        try:
+            maptype = parse_maptype(memory, fields["t"], layout.name)
+        except ClassicMapError as error:
+            problems.append(Problem("bad-maptype", str(error), fields["t"]))
+    if header is None and fields["h"]:
+        try:
+            header = read_hmap(memory, fields["h"], layout)
+        except ClassicMapError as error:
+            problems.append(Problem("bad-hmap", str(error), fields["h"]))
+    interpretation = _interpret(fields, header, maptype, memory, layout)
+    return DecodedIterator(hiter_address, layout.name, fields, interpretation, header, maptype, problems)
+
+
+# ---------------------------------------------------------------------------
+# Finding iterators in raw stack memory
+
+
+@dataclass
+class IteratorCandidate:
+    """The verdict on one address: an accepted iterator or the reason it is not one."""
+
+    address: int
+    iterator: Optional[DecodedIterator] = None
+    reason: Optional[str] = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.iterator is not None
+
+
+def _cheap_reason(it: Dict[str, int]) -> Optional[str]:
+    """Checks on the hiter words alone (after _raw_reason); None when they all pass."""
+    if it["B"] > MAX_PLAUSIBLE_B:
+        return "B too large"
+    for name in ("t", "h", "buckets"):
+        value = it[name]
+        if not _is_pointer(value) or value % POINTER_SIZE:
+            return f"{name} is not a pointer"
+    for name in ("bptr", "overflow", "oldoverflow"):
+        value = it[name]
+        if value and (not _is_pointer(value) or value % POINTER_SIZE):
+            return f"{name} is neither nil nor a pointer"
+    if (it["key"] == 0) != (it["elem"] == 0):
+        return "key and elem disagree on whether the iteration is over"
+    if it["key"] and not (_is_pointer(it["key"]) and _is_pointer(it["elem"])):
+        return "key/elem are not pointers"
+    total = 1 << it["B"]
+    if it["startBucket"] >= total or it["bucket"] >= total:
+        return "bucket/startBucket outside 2^B"
+    if it["checkBucket"] != NO_CHECK and it["checkBucket"] >= total:
+        return "checkBucket is neither noCheck nor a bucket index"
+    if it["key"] and it["i"] == 0:
+        return "an entry is current but i is 0"
+    # mapiternext starts a bucket by incrementing ``bucket`` and wraps it to 0
+    # setting ``wrapped``: after the first step, bucket > startBucket before
+    # the wrap and bucket <= startBucket after it.
+    if it["bptr"] or it["key"]:
+        if not it["wrapped"] and it["bucket"] <= it["startBucket"]:
+            return "not wrapped but bucket <= startBucket"
+        if it["wrapped"] and it["bucket"] > it["startBucket"]:
+            return "wrapped but bucket > startBucket"
+    return None
+
+
+def _slot_reason(memory: MemoryReader, it: Dict[str, int], header: Dict[str, Any], maptype: MapType,
+                 layout: ClassicLayout) -> Optional[str]:
+    """key/elem must be the slot (i-1+offset)&7 of bptr, unless the runtime had to look
+    the entry up in the current table (map grown or cleared since the iteration began)."""
+    try:
+        bucket = memory.read(it["bptr"], maptype.bucketsize)
+    except UnreadableMemory:
+        return "bptr unreadable"
+    slot = (it["i"] - 1 + it["offset"]) % BUCKET_SLOTS
+    offsets = field_offsets(bucket_struct(maptype.keysize, maptype.elemsize))
+    key_slot = it["bptr"] + offsets["keys"][0] + slot * maptype.keysize
+    elem_slot = it["bptr"] + offsets["elems"][0] + slot * maptype.elemsize
+    expected_key, expected_elem = key_slot, elem_slot
+    if maptype.indirect_key:
+        expected_key = _U64.unpack_from(bucket, key_slot - it["bptr"])[0]
+    if maptype.indirect_elem:
+        expected_elem = _U64.unpack_from(bucket, elem_slot - it["bptr"])[0]
+    if it["key"] == expected_key and it["elem"] == expected_elem:
+        return None
+    top = bucket[slot]
+    looked_up = top in (EVACUATED_X, EVACUATED_Y) or (
+        layout.has_clear_seq and it["clearSeq"] != header["clearSeq"])
+    if not looked_up:
+        return "key/elem do not point at the current slot of bptr"
+    try:
+        memory.read(it["key"], max(maptype.key_size, 1))
+        memory.read(it["elem"], max(maptype.elem_size, 1))
+    except UnreadableMemory:
+        return "key/elem unreadable"
+    return None
+
+
+def _deep_reason(memory: MemoryReader, it: Dict[str, int], layout: ClassicLayout,
+                 map_address: Optional[int]) -> Tuple[Optional[str], Optional[Dict[str, Any]], Optional[MapType]]:
+    """Checks that follow t and h; returns (reason, header, maptype)."""
+    if map_address is not None and it["h"] != map_address:
+        return "h is not the wanted map", None, None
+    try:
+        maptype = parse_maptype(memory, it["t"], layout.name)
+    except ClassicMapError as error:
+        return f"t: {error}", None, None
+    try:
+        header = read_hmap(memory, it["h"], layout)
+    except ClassicMapError as error:
+        return f"h: {error}", None, None
+    if header["B"] < it["B"]:
+        return "iterator B larger than the map's B (maps never shrink)", None, None
+    if header["count"] and not header["buckets"]:
+        return "map has entries but no buckets", None, None
+    size = maptype.bucketsize
+    if it["buckets"] == header["buckets"]:
+        if it["B"] != header["B"]:
+            return "iterates the map's buckets with a different B", None, None
+    elif it["buckets"] == header["oldbuckets"]:
+        if it["B"] != old_bucket_count(header).bit_length() - 1:
+            return "iterates the map's oldbuckets with a different B", None, None
+    else:
+        # The map grew (and finished growing) since the iteration began: the
+        # iterator walks a retired array, smaller than or as big as the map's.
+        try:
+            memory.read(it["buckets"], size)
+        except UnreadableMemory:
+            return "buckets is neither the map's array nor readable", None, None
+    if it["bptr"]:
+        in_own = _array_index(it["bptr"], it["buckets"], 1 << it["B"], size) is not None
+        in_old = header["oldbuckets"] and _array_index(
+            it["bptr"], header["oldbuckets"], old_bucket_count(header), size) is not None
+        if not (in_own or in_old):
+            try:
+                memory.read(it["bptr"], size)   # an overflow bucket somewhere in the heap
+            except UnreadableMemory:
+                return "bptr unreadable", None, None
+    if it["key"]:
+        reason = _slot_reason(memory, it, header, maptype, layout)
+        if reason:
+            return reason, None, None
+    return None, header, maptype
+
+
+def iterator_candidate(memory: MemoryReader, address: int, layout_name: str, *,
+                       map_address: Optional[int] = None) -> IteratorCandidate:
+    """Is there a live (or finished) classic map iterator at ``address``?
+
+    Accepts only what a real hiter can look like: cheap checks on its own
+    words first, then the type descriptor and the map it points to.
+    """
+    layout = classic_layout(layout_name)
+    try:
+        raw = memory.read(address, layout.hiter.sizeof())
+    except UnreadableMemory as error:
+        return IteratorCandidate(address, reason=f"unreadable: {error}")
+    reason = _raw_reason(raw, 0)
+    if reason:
+        return IteratorCandidate(address, reason=reason)
+    return _judge(memory, address, layout, _hiter_words(layout, raw, 0), map_address)
+
+
+def _judge(memory, address, layout, words, map_address) -> IteratorCandidate:
+    reason = _cheap_reason(words)
+    if reason:
+        return IteratorCandidate(address, reason=reason)
+    reason, header, maptype = _deep_reason(memory, words, layout, map_address)
+    if reason:
+        return IteratorCandidate(address, reason=reason)
+    return IteratorCandidate(address, iterator=_decode_iterator_fields(memory, address, layout, words, maptype, header))
+
+
+# The hiter head as one struct.unpack for the scan: 9 words, 4 bytes, 4
+# padding, 2 words (clearSeq follows in 1.24+ noswiss). Checked against the
+# construct layouts, which stay the source of truth.
+_HITER_HEAD = struct.Struct("<9Q4B4x2Q")
+_HITER_NAMES = ("key", "elem", "t", "h", "buckets", "bptr", "overflow", "oldoverflow", "startBucket",
+                "offset", "wrapped", "B", "i", "bucket", "checkBucket")
+_HITER_AT = {name: offset for name, (offset, _) in field_offsets(HITER_GO118).items()}
+assert tuple(_HITER_AT) == _HITER_NAMES and _HITER_HEAD.size == _HITER_AT["checkBucket"] + 8
+assert all({name: offset for name, (offset, _) in field_offsets(layout.hiter).items() if name in _HITER_AT}
+           == _HITER_AT for layout in CLASSIC_LAYOUTS.values())
+_OFFSET_AT, _WRAPPED_AT, _I_AT, _T_AT = (_HITER_AT[name] for name in ("offset", "wrapped", "i", "t"))
+_PADDING_AT = _I_AT + 1     # 4 bytes the compiler zeroes with the rest of the iterator temporary
+_ZERO_PADDING = bytes(_HITER_AT["bucket"] - _PADDING_AT)
+
+
+def _raw_reason(data: bytes, at: int) -> Optional[str]:
+    """Byte checks on a hiter at ``data[at:]``, before any unpacking."""
+    if data[at + _OFFSET_AT] >= BUCKET_SLOTS:
+        return "offset >= 8"
+    if data[at + _WRAPPED_AT] > 1:
+        return "wrapped is not a bool"
+    if data[at + _I_AT] > BUCKET_SLOTS:
+        return "i > 8"
+    if data[at + _PADDING_AT:at + _HITER_AT["bucket"]] != _ZERO_PADDING:
+        return "padding after i is not zero"
+    return None
+
+
+def _hiter_words(layout: ClassicLayout, data: bytes, at: int) -> Dict[str, int]:
+    words = dict(zip(_HITER_NAMES, _HITER_HEAD.unpack_from(data, at)))
+    if layout.has_clear_seq:
+        words["clearSeq"] = _U64.unpack_from(data, at + _HITER_HEAD.size)[0]
+    return words
+
+
+def scan_for_iterators(memory: MemoryReader, data: bytes, base_address: int, layout_name: str, *,
+                       map_address: Optional[int] = None) -> List[IteratorCandidate]:
+    """Accepted iterators in ``data`` (memory already read from ``base_address``),
+    tried at every 8-byte-aligned address. Only survivors of the byte-level
+    checks cost memory reads."""
+    layout = classic_layout(layout_name)
+    size = layout.hiter.sizeof()
+    found = []
+    from_bytes = int.from_bytes
+    start = (-base_address) % POINTER_SIZE
+    for at in range(start, len(data) - size + 1, POINTER_SIZE):
+        if _raw_reason(data, at):
+            continue
+        # t must be an aligned pointer (zeroed memory passes the tests above)
+        t = from_bytes(data[at + _T_AT:at + _T_AT + POINTER_SIZE], "little")
+        if t < LOWEST_POINTER or t >= HIGHEST_POINTER or t & 7:
+            continue
+        words = _hiter_words(layout, data, at)
+        if _cheap_reason(words):
+            continue
+        candidate = _judge(memory, base_address + at, layout, words, map_address)
+        if candidate.accepted:
+            found.append(candidate)
+    return found

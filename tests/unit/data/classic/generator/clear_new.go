@@ -1,0 +1,5 @@
+//go:build go1.21
+
+package main
+
+func clearMap(m map[int64]int64) { clear(m) }
