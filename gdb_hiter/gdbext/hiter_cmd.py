@@ -1,0 +1,372 @@
+"""``hiter-find`` and ``hiter-show``: map iterators on goroutine stacks.
+
+A ``for k, v := range m`` iterator is a compiler temporary in the frame of
+the ranging function with no DWARF variable (reference §3), so it is found
+by scanning the live part of goroutine stacks with the decoders' validating
+scanner (``mapdecode.scan_for_iterators``), then decoded where it stands.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import gdb
+
+from ..core import goroutines as core
+from ..core import mapdecode
+from ..core.memory import UnreadableMemory
+from . import goroutines_gdb as gg
+from .command import HiterCommand, UserError
+from .memory import InferiorMemory
+from .program import current_program, version_report
+
+
+def _need_process() -> None:
+    program = current_program()
+    if program.kind == "executable":
+        raise UserError("no process: run the program, attach to it or load a core file first")
+
+
+def _layout() -> mapdecode.MapLayout:
+    return mapdecode.MapLayout.from_report(version_report())
+
+
+def _offsets() -> core.RuntimeOffsets:
+    offsets, _warning = core.offsets_for(version_report().version.minor)
+    return offsets
+
+
+def evaluate_address(expression: str, what: str) -> int:
+    """An address from a gdb expression: a number, a pointer, a Go map variable."""
+    text = expression.strip()
+    try:
+        return int(text, 0)
+    except ValueError:
+        pass
+    errors = []
+    candidates = [text]
+    if "'" not in text and "." in text and text.replace(".", "").replace("_", "").isalnum():
+        candidates.append(f"'{text}'")   # Go package-qualified names need quotes in C mode
+    for candidate in candidates:
+        try:
+            value = gdb.parse_and_eval(candidate)
+        except gdb.error as error:
+            errors.append(str(error))
+            continue
+        kind = value.type.strip_typedefs().code
+        if kind in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_INT):
+            return int(value) & 0xFFFFFFFFFFFFFFFF
+        raise UserError(f"{what} {expression!r} is a {value.type}, not a pointer or an address")
+    raise UserError(f"cannot evaluate {what} {expression!r}: {errors[0]}")
+
+
+def _normalize(found) -> Any:
+    """Classic scans return candidates wrapping the iterator; swiss scans return iterators."""
+    return getattr(found, "iterator", None) or found
+
+
+def _map_of(iterator) -> int:
+    fields = iterator.fields
+    return fields["h"] if "h" in fields else fields["m"]
+
+
+def _state_of(iterator) -> str:
+    state = getattr(iterator, "state", None)
+    if state is not None:
+        return state
+    return iterator.interpretation.get("state", "?")
+
+
+@dataclass
+class Found:
+    goroutine: core.Goroutine
+    address: int
+    map_address: int
+    state: str
+    frame: Optional[gg.FrameName]
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "goroutine": self.goroutine.goid,
+            "g": self.goroutine.address,
+            "stack": {"lo": self.goroutine.stack_lo, "hi": self.goroutine.stack_hi},
+            "function": self.frame.function if self.frame else None,
+            "function_source": self.frame.source if self.frame else None,
+            "frame": self.frame.level if self.frame else None,
+            "address": self.address,
+            "map": self.map_address,
+            "state": self.state,
+        }
+
+
+class HiterFind(HiterCommand):
+    name = "hiter-find"
+    summary = "Find map iterators (range loops in progress) on the current goroutine's stack, or on every one's."
+
+    def add_arguments(self, parser):
+        parser.add_argument("map", nargs="?", metavar="MAP-EXPR",
+                            help="only iterators over this map (a Go map variable, a pointer or an address)")
+        parser.add_argument("--all-goroutines", action="store_true",
+                            help="scan every goroutine that is not dead, not only the current one")
+        parser.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+
+    def run(self, args):
+        _need_process()
+        layout, offsets = _layout(), _offsets()
+        memory = InferiorMemory()
+        map_address = evaluate_address(args.map, "MAP-EXPR") if args.map else None
+        current, state = gg.current_goroutine(memory, offsets)
+        notes = list(current.notes)
+        if args.all_goroutines:
+            walk = core.walk_allgs(memory, offsets, gg.allgs_address())
+            if walk.stopped:
+                notes.append(f"allgs: {walk.stopped}")
+            notes.extend(f"allgs[{index}] skipped: {why}" for index, why in walk.bad)
+            goroutines = walk.live()
+            sps = gg.running_sps(memory, offsets)
+        else:
+            goroutines = [current.goroutine]
+            sps = {current.goroutine.address: (state.sp, state.number)} if current.on_goroutine_stack else {}
+        results: List[Found] = []
+        scanned = []
+        for g in goroutines:
+            thread_sp = sps.get(g.address, (None, None))[0]
+            plan = core.scan_plan(g, thread_sp=thread_sp)
+            if plan is None:
+                continue
+            scanned.append((g, plan))
+            try:
+                data = memory.read(plan.start, plan.size)
+            except UnreadableMemory as error:
+                notes.append(f"goroutine {g.goid}: stack unreadable: {error}")
+                continue
+            found = [_normalize(item) for item in
+                     mapdecode.scan_for_iterators(memory, layout, data, plan.start, map_address=map_address)]
+            if not found:
+                continue
+            frames = gg.thread_frames(g.stack_lo, g.stack_hi) if g.address == current.goroutine.address \
+                and current.on_goroutine_stack else []
+            ranges = gg.text_ranges()
+            for iterator in found:
+                frame = core.frame_holding(iterator.address, frames) or gg.function_by_return_address(
+                    memory, data, plan.start, iterator.address, ranges)
+                results.append(Found(g, iterator.address, _map_of(iterator), _state_of(iterator), frame))
+        if args.json:
+            gdb.write(json.dumps([found.to_json() for found in results]) + "\n")
+            return
+        gdb.write(_find_text(results, scanned, current, notes, map_address) + "\n")
+
+
+def _find_text(results: List[Found], scanned, current: core.CurrentGoroutine, notes: List[str],
+               map_address: Optional[int]) -> str:
+    what = f"over map {map_address:#x}" if map_address is not None else ""
+    lines = []
+    count = len(results)
+    places = f"{len(scanned)} goroutine stack{'s' if len(scanned) != 1 else ''}"
+    lines.append(f"{count} map iterator{'s' if count != 1 else ''}{' ' + what if what else ''} "
+                 f"on {places}:" if count else f"No map iterator{' ' + what if what else ''} on {places}.")
+    for found in results:
+        g = found.goroutine
+        where = "an unknown function (no symbol for its frame)"
+        if found.frame and found.frame.function:
+            where = found.frame.function
+            if found.frame.level is not None:
+                where += f" (frame #{found.frame.level})"
+            elif found.frame.source == "return-address":
+                where += " (best effort: from a return address on the stack)"
+        lines.append(f"  goroutine {g.goid} ({g.status_name}): iterator at {found.address:#x} "
+                     f"over map {found.map_address:#x}, {found.state}, in {where}")
+    for g, plan in scanned:
+        lines.append(f"  scanned goroutine {g.goid} ({g.status_name}) stack [{plan.start:#x}, {plan.end:#x}) "
+                     f"{plan.size} bytes from {plan.basis}{', truncated' if plan.truncated else ''}")
+    lines.extend(f"  note: {note}" for note in notes)
+    return "\n".join(lines)
+
+
+class HiterShow(HiterCommand):
+    name = "hiter-show"
+    summary = "Decode the map iterator at ADDR (as hiter-find reports it) and show where it stands."
+
+    def add_arguments(self, parser):
+        parser.add_argument("address", metavar="ADDR|EXPR", help="the iterator's address (a number or an expression)")
+        parser.add_argument("--json", action="store_true", help="print the decoder's JSON object (plus address)")
+        parser.add_argument("--force", action="store_true",
+                            help="decode even what does not pass the checks hiter-find applies")
+
+    def run(self, args):
+        _need_process()
+        layout = _layout()
+        address = evaluate_address(args.address, "ADDR")
+        memory = InferiorMemory()
+        try:
+            iterator = mapdecode.decode_iterator(memory, layout, address)
+        except ValueError as error:
+            raise UserError(f"no iterator at {address:#x}: {error}") from None
+        except UnreadableMemory as error:
+            raise UserError(f"no iterator at {address:#x}: {error}") from None
+        if not args.force:
+            why = _implausible(memory, layout, address)
+            if why:
+                raise UserError(f"no iterator at {address:#x}: {why} (--force decodes it anyway)")
+        data = iterator.to_json()
+        data["address"] = address
+        if args.json:
+            gdb.write(json.dumps(data, default=_json_default) + "\n")
+            return
+        gdb.write(show_text(data, layout, memory) + "\n")
+
+
+def _iterator_size(layout: mapdecode.MapLayout) -> int:
+    if layout.is_classic:
+        from ..core.classic_layouts import classic_layout
+        return classic_layout(layout.layout).hiter.sizeof()
+    from ..core.swiss_layouts import swiss_layout
+    return swiss_layout(layout.layout, layout.go_minor).iterator.sizeof()
+
+
+def _implausible(memory: InferiorMemory, layout: mapdecode.MapLayout, address: int) -> Optional[str]:
+    """Why the memory at ``address`` is not an iterator hiter-find would report, or None."""
+    if layout.is_classic:
+        from ..core import classic
+        candidate = classic.iterator_candidate(memory, address, layout.layout)
+        return None if candidate.accepted else f"not a live map iterator ({candidate.reason})"
+    try:
+        data = memory.read(address, _iterator_size(layout))
+    except UnreadableMemory as error:
+        return str(error)
+    found = [_normalize(item) for item in mapdecode.scan_for_iterators(memory, layout, data, address)]
+    if any(item.address == address for item in found):
+        return None
+    return "not a live map iterator (it fails the checks of the stack scan: type descriptor, map, table)"
+
+
+def _json_default(value):
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def _hex(value) -> str:
+    return f"{value:#x}" if isinstance(value, int) else str(value)
+
+
+def _key_text(memory: InferiorMemory, pointer: int, size: int) -> str:
+    if not pointer or not size:
+        return "-"
+    try:
+        raw = memory.read(pointer, size)
+    except UnreadableMemory:
+        return f"{pointer:#x} (unreadable)"
+    text = raw.hex()
+    if size == 8:
+        text += f" (as int64: {int.from_bytes(raw, 'little', signed=True)})"
+    return f"{pointer:#x} -> {text}"
+
+
+def show_text(data: Dict[str, Any], layout: mapdecode.MapLayout, memory: InferiorMemory) -> str:
+    """Where the iterator stands, for a human."""
+    if layout.is_classic:
+        return _classic_text(data, memory)
+    return _swiss_text(data, memory)
+
+
+def _classic_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
+    fields, header, maptype = data["fields"], data.get("map"), data.get("maptype") or {}
+    lines = [f"runtime.hiter at {data['address']:#x} ({data['layout']}): {data.get('state')}"]
+    lines.append(f"  map {fields['h']:#x}, type descriptor {fields['t']:#x}")
+    if header:
+        lines.append(f"  map now: count {header.get('count')}, B {header.get('B')}, buckets "
+                     f"{_hex(header.get('buckets'))}, oldbuckets {_hex(header.get('oldbuckets'))}")
+    lines.append(f"  iterator walks: {1 << fields['B']} bucket(s) (B {fields['B']}) at {fields['buckets']:#x}"
+                 + (f", which is the map's {data['walks']}" if data.get("walks") in ("buckets", "oldbuckets") else
+                    (" — an array the map no longer uses (it grew since the loop started)"
+                     if data.get("walks") == "retired" else "")))
+    lines.append(f"  started at bucket {data.get('start_bucket')}, slot offset {data.get('start_offset')}; "
+                 f"next bucket {data.get('next_bucket')}, wrapped {'yes' if data.get('wrapped') else 'no'}, "
+                 f"{data.get('buckets_remaining')} bucket(s) still to start")
+    check = data.get("check_bucket") or {}
+    if check:
+        lines.append(f"  checkBucket: {check.get('meaning')}")
+    current = data.get("current")
+    if current:
+        where = current.get("bptr_in") or {}
+        lines.append(f"  current entry: bucket {current.get('bucket')} slot {current.get('slot')} "
+                     f"(bptr {_hex(current.get('bptr'))}"
+                     + (f" = {where.get('array')}[{where.get('index')}]" if where.get("index") is not None
+                        else (f", {where.get('array')}" if where else "")) + f"), next i {current.get('next_i')}")
+        lines.append(f"  current key:  {_key_text(memory, fields['key'], maptype.get('keysize', maptype.get('key_size', 0)) or 0)}")
+        lines.append(f"  current elem: {_key_text(memory, fields['elem'], maptype.get('elemsize', maptype.get('elem_size', 0)) or 0)}")
+    if data.get("map_grew_since_start") is not None:
+        lines.append(f"  map grew since the loop started: {'yes' if data['map_grew_since_start'] else 'no'}")
+    clear = data.get("clear_seq")
+    if clear:
+        lines.append(f"  map cleared since the loop started: {'yes' if clear['map_cleared_since_start'] else 'no'}")
+    lines.extend(_problem_lines(data))
+    return "\n".join(lines)
+
+
+def _swiss_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
+    fields, header, maptype = data["fields"], data.get("map"), data.get("maptype") or {}
+    lines = [f"maps.Iter at {data['address']:#x} ({data['layout']}): {data.get('state')}"]
+    lines.append(f"  map {fields['m']:#x}, type descriptor {fields['typ']:#x}")
+    if header:
+        kind = "small (one group)" if header.get("dirLen") == 0 else f"{header.get('dirLen')} directory slot(s)"
+        lines.append(f"  map now: used {header.get('used')}, {kind}, dirPtr {_hex(header.get('dirPtr'))}, "
+                     f"globalDepth {header.get('globalDepth')}")
+    mode = data.get("mode")
+    if mode == "small":
+        group = data.get("group") or {}
+        lines.append(f"  iterator walks: the one group {_hex(group.get('address'))} the map had when the loop started"
+                     + (" — the map has since grown into tables, so each key is looked up again in them"
+                        if group.get("map_grown_to_tables") else
+                        ("" if group.get("is_map_group") else " (no longer the map's group)")))
+        start = data.get("start") or {}
+        following = data.get("next")
+        lines.append(f"  started at slot {start.get('first_slot')}; " + (
+            f"next: slot {following['slot']} ({following['entry_idx']} of the group's 8 slots walked)"
+            if following else "no slot left in the group"))
+    elif mode == "tables":
+        growth = data.get("directory_growth") or {}
+        directory = data.get("directory") or {}
+        lines.append(f"  iterator walks: the directory; globalDepth at start {growth.get('iterator_global_depth')}, "
+                     f"now {growth.get('map_global_depth')}" + (" (the directory grew)" if growth.get("grew") else ""))
+        lines.append(f"  directory position: dirIdx {directory.get('dir_idx')} (effective "
+                     f"{directory.get('effective_dir_idx')}) of {directory.get('length')}")
+        table = data.get("table")
+        if table:
+            lines.append(f"  current table {table['address']:#x}" + (" — stale (replaced by a split or grow; "
+                         "keys are looked up again in the live map)" if table.get("stale") else "")
+                         + _table_next(table.get("next")))
+    current = data.get("current")
+    if current:
+        lines.append(f"  current entry: group {_hex(current.get('group_address'))} slot {current.get('slot')}")
+        lines.append(f"  current key:  {_key_text(memory, current.get('key') or 0, maptype.get('key_size', maptype.get('keysize', 0)) or 0)}")
+        lines.append(f"  current elem: {_key_text(memory, current.get('elem') or 0, maptype.get('elem_size', maptype.get('elemsize', 0)) or 0)}")
+    remaining = data.get("remaining")
+    if remaining:
+        lines.append(f"  entries still ahead: {remaining.get('entries')}"
+                     + ("" if remaining.get("exact") else " (an estimate: the map changed since the loop started)"))
+    clear = data.get("clear") or {}
+    if clear:
+        lines.append(f"  map cleared since the loop started: {'yes' if clear.get('cleared_since_start') else 'no'}")
+    lines.extend(_problem_lines(data))
+    return "\n".join(lines)
+
+
+def _table_next(following) -> str:
+    if not following:
+        return "; no slot left in it"
+    return (f"; next: group {following.get('group')} slot {following.get('slot')} "
+            f"({following.get('entry_idx')} slots walked)")
+
+
+def _problem_lines(data: Dict[str, Any]) -> List[str]:
+    return [f"  problem: {problem.get('what', '')}: {problem.get('why', problem)}"
+            for problem in data.get("problems") or []]
+
+
+def register() -> None:
+    HiterFind()
+    HiterShow()
