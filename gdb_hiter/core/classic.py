@@ -608,9 +608,29 @@ def _count_mismatch_why(found: int, header: Dict[str, Any], walk: _Walk, limit, 
 # Iterators (runtime.hiter)
 
 
+# The three states every decoder reports (``state``); ``state_detail`` keeps the
+# decoder's finer name. The Swiss decoder maps its own names to the same three.
+STATE_OF_DETAIL = {
+    "uninitialized": "not-started",   # t == 0: mapiterinit has not run (the temporary is zeroed)
+    "starting": "not-started",        # inside mapiterinit, before its first mapiternext step
+    "active": "in-progress",          # key/elem name the current entry
+    "empty-map": "finished",          # mapiterinit on a nil or empty map: the loop body never runs
+    "finished": "finished",           # mapiternext returned the last entry and cleared key
+}
+
+
 @dataclass
 class DecodedIterator:
-    """A ``runtime.hiter`` with what its fields mean for the walk in progress."""
+    """A ``runtime.hiter`` with what its fields mean for the walk in progress.
+
+    ``to_json()`` has the keys every decoder's iterator has (see
+    docs/iterators.md, "The iterator JSON") plus the classic ones:
+    ``maptype``, ``state_detail``, ``finished``, ``bucket_count``,
+    ``start_bucket``, ``start_offset``, ``wrapped``, ``next_bucket``,
+    ``buckets_remaining``, ``check_bucket``, ``walks`` and (1.24+)
+    ``clear_seq``; ``current`` also has ``bucket``, ``bptr``, ``bptr_in``,
+    ``slot``, ``next_i``, ``key_bytes``, ``elem_bytes``.
+    """
 
     address: int
     layout: str
@@ -619,21 +639,75 @@ class DecodedIterator:
     map_header: Optional[Dict[str, Any]] = None
     maptype: Optional[MapType] = None
     problems: List[Problem] = field(default_factory=list)
+    remaining: Dict[str, Any] = field(default_factory=dict)
+
+    impl = "classic"
 
     @property
     def finished(self) -> bool:
         return self.fields["key"] == 0
 
-    def to_json(self) -> dict:
+    @property
+    def map_address(self) -> Optional[int]:
+        return self.fields["h"] or None
+
+    @property
+    def state_detail(self) -> str:
+        return self.interpretation["state_detail"]
+
+    @property
+    def state(self) -> str:
+        """"not-started" | "in-progress" | "finished" (the same three for every decoder)."""
+        return STATE_OF_DETAIL[self.state_detail]
+
+    @property
+    def map_grew_since_start(self) -> bool:
+        return bool(self.interpretation.get("map_grew_since_start"))
+
+    @property
+    def stale(self) -> bool:
+        """It walks a bucket array that is no longer the map's ``buckets``."""
+        return self.interpretation.get("walks") in ("oldbuckets", "retired")
+
+    @property
+    def cleared_since_start(self) -> Optional[bool]:
+        """None where the layout cannot tell (1.18 – 1.23 have no clearSeq) or the map is unreadable."""
+        clear = self.interpretation.get("clear_seq")
+        return clear["map_cleared_since_start"] if clear else None
+
+    def position(self) -> Dict[str, Any]:
+        it, current = self.fields, self.interpretation.get("current")
         return {
-            "address": self.address,
-            "layout": self.layout,
-            "fields": dict(self.fields),
-            "map": dict(self.map_header) if self.map_header is not None else None,
-            "maptype": self.maptype.to_json() if self.maptype is not None else None,
-            **self.interpretation,
-            "problems": [problem.to_json() for problem in self.problems],
+            "bucket": current["bucket"] if current else None,
+            "slot": current["slot"] if current else None,
+            "wrapped": bool(it["wrapped"]),
+            "start_bucket": it["startBucket"],
+            "start_offset": it["offset"],
         }
+
+    def to_json(self) -> dict:
+        header = self.map_header
+        current = self.interpretation.get("current")
+        data = {
+            "address": self.address,
+            "impl": self.impl,
+            "layout": self.layout,
+            "map_address": self.map_address,
+            "state": self.state,
+            "stale": self.stale,
+            "map_grew_since_start": self.map_grew_since_start,
+            "cleared_since_start": self.cleared_since_start,
+            "position": self.position(),
+            "remaining": dict(self.remaining),
+            "fields": dict(self.fields),
+            "map": dict(header, address=self.fields["h"]) if header is not None else None,
+            "maptype": self.maptype.to_json() if self.maptype is not None else None,
+        }
+        for name, value in self.interpretation.items():
+            data.setdefault(name, value)
+        data["current"] = dict(current) if current else None
+        data["problems"] = [problem.to_json() for problem in self.problems]
+        return data
 
 
 def _array_index(address: int, base: int, count: int, size: int) -> Optional[int]:
@@ -668,11 +742,13 @@ def buckets_remaining(fields: Dict[str, int]) -> int:
 
 
 def _state(it: Dict[str, int]) -> str:
-    """in-progress (key set), finished, or starting (inside mapiterinit, before its first step)."""
+    """The iterator's detailed state (a key of STATE_OF_DETAIL)."""
     if it["key"]:
-        return "in-progress"
+        return "active"
+    if it["t"] == 0:
+        return "uninitialized"  # mapiterinit sets t first; the compiler zeroes the temporary
     if it["h"] == 0:
-        return "finished"   # the map was nil or empty: mapiterinit set only t
+        return "empty-map"      # the map was nil or empty: mapiterinit set only t
     stepped = it["bptr"] or it["i"] or it["wrapped"] or it["bucket"] != it["startBucket"]
     return "finished" if stepped else "starting"
 
@@ -682,7 +758,7 @@ def _interpret(it: Dict[str, int], header: Optional[Dict[str, Any]], maptype: Op
     total = 1 << it["B"]
     finished = it["key"] == 0
     result: Dict[str, Any] = {
-        "state": _state(it),
+        "state_detail": _state(it),
         "finished": finished,
         "bucket_count": total,
         "start_bucket": it["startBucket"],
@@ -692,7 +768,7 @@ def _interpret(it: Dict[str, int], header: Optional[Dict[str, Any]], maptype: Op
         "buckets_remaining": buckets_remaining(it),
         "check_bucket": {"value": it["checkBucket"], "meaning": _check_bucket_meaning(it["checkBucket"], header)},
         "walks": None,
-        "map_grew_since_start": None,
+        "map_grew_since_start": False,
         "current": None,
     }
     if header is not None:
@@ -716,6 +792,8 @@ def _interpret(it: Dict[str, int], header: Optional[Dict[str, Any]], maptype: Op
             "bptr_in": None,
             "slot": (it["i"] - 1 + it["offset"]) % BUCKET_SLOTS if it["i"] else None,
             "next_i": it["i"],
+            "key_address": it["key"],
+            "elem_address": it["elem"],
         }
         if maptype is not None:
             current["bptr_in"] = _locate_bucket(it, header, maptype)
@@ -754,7 +832,7 @@ def decode_iterator(memory: MemoryReader, hiter_address: int, layout_name: str, 
     """
     layout = classic_layout(layout_name)
     if hiter_address == 0:
-        raise NilMap("iterator address is 0")
+        raise UnreadableMap("iterator address is 0")
     try:
         fields = _plain(layout.hiter.parse(memory.read(hiter_address, layout.hiter.sizeof())))
     except UnreadableMemory as error:
@@ -775,7 +853,88 @@ def _decode_iterator_fields(memory, hiter_address, layout, fields, maptype=None,
         except ClassicMapError as error:
             problems.append(Problem("bad-hmap", str(error), fields["h"]))
     interpretation = _interpret(fields, header, maptype, memory, layout)
-    return DecodedIterator(hiter_address, layout.name, fields, interpretation, header, maptype, problems)
+    remaining = _remaining(memory, fields, header, maptype, interpretation)
+    return DecodedIterator(hiter_address, layout.name, fields, interpretation, header, maptype, problems,
+                           remaining)
+
+
+def _remaining(memory: MemoryReader, it: Dict[str, int], header: Optional[Dict[str, Any]],
+               maptype: Optional[MapType], interpretation: Dict[str, Any]) -> Dict[str, Any]:
+    """{"entries", "buckets", "exact"}: what mapiternext has still to visit.
+
+    ``buckets`` (buckets still to start, after the current chain) comes from
+    the hiter alone. ``entries`` is counted only when the answer is exact:
+    the iterator walks the map's own ``buckets``, the map is not growing, was
+    not cleared and the current chain is not filtered by checkBucket; then
+    it is the full slots after slot ``i`` of the current chain plus those of
+    every bucket (and overflow chain) still to start. Otherwise mapiternext
+    would look keys up in a grown or cleared map: ``entries`` is None.
+    """
+    detail = interpretation["state_detail"]
+    total = 1 << it["B"]
+    if detail == "uninitialized":
+        return {"entries": None, "buckets": None, "exact": False}
+    if detail in ("empty-map", "finished"):
+        return {"entries": 0, "buckets": 0, "exact": True}
+    buckets = total if detail == "starting" else buckets_remaining(it)
+    exact = (header is not None and maptype is not None and interpretation["walks"] == "buckets"
+             and not header["oldbuckets"] and not interpretation.get("clear_seq", {}).get("map_cleared_since_start")
+             and (detail == "starting" or it["checkBucket"] == NO_CHECK))
+    entries = None
+    if exact:
+        entries = _count_ahead(memory, it, maptype, buckets, detail == "starting")
+    return {"entries": entries, "buckets": buckets, "exact": entries is not None}
+
+
+def _count_ahead(memory: MemoryReader, it: Dict[str, int], maptype: MapType, buckets: int,
+                 starting: bool) -> Optional[int]:
+    """Full slots mapiternext will still return (see _remaining); None if memory is unreadable."""
+    size = maptype.bucketsize
+    overflow_at = size - POINTER_SIZE
+    total = 1 << it["B"]
+
+    def chain(buffer: bytes, first_slot: int) -> Optional[int]:
+        count, depth = 0, 0
+        while True:
+            count += sum(1 for index in range(first_slot, BUCKET_SLOTS)
+                         if buffer[(index + it["offset"]) % BUCKET_SLOTS] >= MIN_TOP_HASH)
+            following = _U64.unpack_from(buffer, overflow_at)[0]
+            depth += 1
+            if not following:
+                return count
+            if depth > DEFAULT_MAX_CHAIN or not _is_pointer(following):
+                return None
+            try:
+                buffer = memory.read(following, size)
+            except UnreadableMemory:
+                return None
+            first_slot = 0
+
+    count = 0
+    if not starting and it["bptr"]:
+        try:
+            here = chain(memory.read(it["bptr"], size), it["i"])
+        except UnreadableMemory:
+            return None
+        if here is None:
+            return None
+        count += here
+    if not buckets:
+        return count
+    if total * size > READ_CHUNK_BYTES:
+        return None   # a big map: not worth one more huge read for a count
+    try:
+        array = memory.read(it["buckets"], total * size)
+    except UnreadableMemory:
+        return None
+    first = it["startBucket"] if starting else it["bucket"]
+    for step in range(buckets):
+        index = (first + step) % total
+        here = chain(array[index * size:(index + 1) * size], 0)
+        if here is None:
+            return None
+        count += here
+    return count
 
 
 # ---------------------------------------------------------------------------
@@ -972,10 +1131,10 @@ def _hiter_words(layout: ClassicLayout, data: bytes, at: int) -> Dict[str, int]:
 
 
 def scan_for_iterators(memory: MemoryReader, data: bytes, base_address: int, layout_name: str, *,
-                       map_address: Optional[int] = None) -> List[IteratorCandidate]:
-    """Accepted iterators in ``data`` (memory already read from ``base_address``),
-    tried at every 8-byte-aligned address. Only survivors of the byte-level
-    checks cost memory reads."""
+                       map_address: Optional[int] = None) -> List[DecodedIterator]:
+    """The iterators in ``data`` (memory already read from ``base_address``), decoded,
+    tried at every 8-byte-aligned address: exactly those ``iterator_candidate``
+    accepts. Only survivors of the byte-level checks cost memory reads."""
     layout = classic_layout(layout_name)
     size = layout.hiter.sizeof()
     found = []
@@ -993,5 +1152,5 @@ def scan_for_iterators(memory: MemoryReader, data: bytes, base_address: int, lay
             continue
         candidate = _judge(memory, base_address + at, layout, words, map_address)
         if candidate.accepted:
-            found.append(candidate)
+            found.append(candidate.iterator)
     return found

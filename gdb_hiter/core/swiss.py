@@ -55,6 +55,10 @@ class BadMapType(ValueError):
         super().__init__(f"not a Swiss map type descriptor{where}: {why}")
 
 
+class NilMap(ValueError):
+    """decode_map of a nil map (address 0): there is nothing to walk."""
+
+
 # --------------------------------------------------------------------------
 # The map type descriptor
 
@@ -434,7 +438,8 @@ def decode_map(memory: MemoryReader, map_address: int, maptype: Union[SwissMapTy
     """Decode the ``internal/runtime/maps.Map`` at ``map_address`` (the map variable's value).
 
     ``maptype`` is a ``SwissMapType`` or the address of the type descriptor
-    (then ``BadMapType`` is raised if it is not one). ``limit`` stops after
+    (then ``BadMapType`` is raised if it is not one); a nil map (address 0)
+    raises ``NilMap``, as in the classic decoder. ``limit`` stops after
     that many entries (``complete=False``); ``max_groups`` bounds the groups
     read. Problems in the map never raise: they are recorded and, when the
     walk cannot go on safely, stop it (``complete=False``).
@@ -442,7 +447,7 @@ def decode_map(memory: MemoryReader, map_address: int, maptype: Union[SwissMapTy
     ``header`` holds the Map fields by Go name. ``detail``::
 
         layout, go_minor, maptype (SwissMapType.to_json())
-        shape: "nil" | "empty" (dirPtr nil) | "small" (dirLen 0) | "tables" | "unreadable"
+        shape: "empty" (dirPtr nil) | "small" (dirLen 0) | "tables" | "unreadable"
         slots: {full, deleted, empty, invalid}            # over every group read
         small_group: {address, ctrl: "<16 hex>", slots}   # shape "small"
         directory: {address, length, global_depth,        # shape "tables"
@@ -458,7 +463,7 @@ def decode_map(memory: MemoryReader, map_address: int, maptype: Union[SwissMapTy
         maptype = parse_maptype(memory, maptype, layout_name, go_minor=go_minor)
     impl = "swiss-split" if maptype.split else "swiss"
     if map_address == 0:
-        return DecodedMap(0, impl, 0, {}, detail=_base_detail(layout, maptype, "nil"))
+        raise NilMap("nil map (Map address 0): it has no entries and no groups")
     with _cyclic_gc_paused():
         return _decode_map(memory, map_address, maptype, layout, impl, limit, max_groups)
 
@@ -634,22 +639,38 @@ def _check_counts(walk: _MapWalk, header: Dict[str, Any], detail: Dict[str, Any]
 # Iterators
 
 
-ITER_STATES = ("uninitialized", "empty-map", "finished", "active")
+ITER_STATES = ("uninitialized", "starting", "empty-map", "finished", "active")   # ``state_detail``
+
+# The three states every decoder reports (``state``), from this decoder's finer names.
+STATE_OF_DETAIL = {
+    "uninitialized": "not-started",   # typ == 0: Init has not run (the temporary is zeroed)
+    "starting": "not-started",        # after Init, before the first Next
+    "active": "in-progress",          # key/elem name the current entry
+    "empty-map": "finished",          # Init on a nil or empty map: Next yields nothing
+    "finished": "finished",           # Next returned the last entry and cleared key
+}
+
+
+class UnreadableIterator(ValueError):
+    """The Iter itself cannot be read; the message is one line."""
 
 
 @dataclass
 class SwissIterator:
     """One ``internal/runtime/maps.Iter`` with what its fields mean right now.
 
-    ``to_json()``::
+    ``to_json()`` has the keys every decoder's iterator has (address, impl,
+    layout, map_address, state, stale, map_grew_since_start,
+    cleared_since_start, position, current, remaining, fields, map,
+    problems: see docs/iterators.md, "The iterator JSON") plus::
 
-        address, layout, state ("uninitialized" | "empty-map" | "finished" | "active"),
-        fields: the 12 Iter fields by Go name, map: Map header + address, maptype, problems
+        state_detail ("uninitialized" | "starting" | "empty-map" | "finished" | "active"), maptype
         # with a map (state finished or active):
         clear: {iterator_clear_seq, map_clear_seq, cleared_since_start}
-        current: {key, elem, group_address, slot, in_iterator_group} | None when finished
+        current: {key_address, elem_address, key, elem, group_address, slot, in_iterator_group}
+                 | None when finished
         mode: "small" | "tables"
-        remaining: {entries, exact, tables_after_current}   # what Next has still to visit
+        remaining: {entries, buckets: None, exact, tables_after_current}   # what Next has still to visit
         # mode "small" (dirIdx == -1):
         start: {entry_offset, first_slot}, next: {entry_idx, slot} | None,
         group: {address, is_map_group, map_grown_to_tables}
@@ -664,26 +685,96 @@ class SwissIterator:
     address: int
     layout: str
     fields: Dict[str, int]                    # Iter fields by Go name, as in memory
-    state: str                                # one of ITER_STATES
+    state_detail: str                         # one of ITER_STATES
     maptype: Optional[SwissMapType] = None
     map_header: Optional[Dict[str, Any]] = None
     interpretation: Dict[str, Any] = field(default_factory=dict)
     problems: List[Problem] = field(default_factory=list)
 
     @property
-    def map_address(self) -> int:
-        return self.fields["m"]
+    def impl(self) -> str:
+        return "swiss-split" if self.maptype is not None and self.maptype.split else "swiss"
+
+    @property
+    def state(self) -> str:
+        """"not-started" | "in-progress" | "finished" (the same three for every decoder)."""
+        return STATE_OF_DETAIL[self.state_detail]
+
+    @property
+    def map_address(self) -> Optional[int]:
+        return self.fields["m"] or None
+
+    @property
+    def stale(self) -> bool:
+        """It walks a group (small at Init) or a table that is no longer the map's."""
+        info = self.interpretation
+        if info.get("mode") == "small":
+            return not info["group"]["is_map_group"]
+        table = info.get("table")
+        return bool(table and table["stale"])
+
+    @property
+    def map_grew_since_start(self) -> bool:
+        """The small map became tables, the directory grew, or the iterator's table was replaced."""
+        info = self.interpretation
+        if info.get("mode") == "small":
+            return bool(info["group"]["map_grown_to_tables"])
+        if info.get("mode") == "tables":
+            table = info.get("table")
+            return bool((info.get("directory_growth") or {}).get("grew") or (table and table["stale"]))
+        return False
+
+    @property
+    def cleared_since_start(self) -> Optional[bool]:
+        clear = self.interpretation.get("clear")
+        return clear["cleared_since_start"] if clear else None
+
+    def position(self) -> Dict[str, Any]:
+        fields, info = self.fields, self.interpretation
+        current = info.get("current")
+        if info.get("mode") == "small":
+            group = 0
+        else:
+            group = (info.get("table") or {}).get("current_group")
+        return {
+            "dir_idx": fields["dirIdx"] if fields["dirIdx"] >= 0 else None,
+            "entry_idx": fields["entryIdx"],
+            "table": fields["tab"] or None,
+            "group": group if current else None,
+            "slot": current["slot"] if current else None,
+        }
+
+    def remaining(self) -> Dict[str, Any]:
+        remaining = self.interpretation.get("remaining")
+        if remaining is not None:
+            return {"entries": remaining["entries"], "buckets": None, "exact": remaining["exact"],
+                    "tables_after_current": remaining["tables_after_current"]}
+        if self.state_detail == "empty-map":
+            return {"entries": 0, "buckets": None, "exact": True}
+        return {"entries": None, "buckets": None, "exact": False}
 
     def to_json(self) -> Dict[str, Any]:
+        current = self.interpretation.get("current")
+        if current is None and self.state_detail == "active":   # the map could not be read
+            current = {"key_address": self.fields["key"], "elem_address": self.fields["elem"]}
         data: Dict[str, Any] = {
             "address": self.address,
+            "impl": self.impl,
             "layout": self.layout,
+            "map_address": self.map_address,
             "state": self.state,
+            "state_detail": self.state_detail,
+            "stale": self.stale,
+            "map_grew_since_start": self.map_grew_since_start,
+            "cleared_since_start": self.cleared_since_start,
+            "position": self.position(),
             "fields": dict(self.fields),
             "map": dict(self.map_header, address=self.fields["m"]) if self.map_header else None,
             "maptype": self.maptype.to_json() if self.maptype else None,
         }
         data.update(self.interpretation)
+        data["current"] = dict(current) if current else None
+        data["remaining"] = self.remaining()
         data["problems"] = [problem.to_json() for problem in self.problems]
         return data
 
@@ -693,9 +784,14 @@ def _iter_state(fields: Dict[str, int]) -> str:
         return "uninitialized"      # Init has not run (the compiler zeroes the temporary)
     if not fields["m"]:
         return "empty-map"          # the map was nil or empty at Init: Next yields nothing
-    if not fields["key"]:
-        return "finished"
-    return "active"
+    if fields["key"]:
+        return "active"
+    # Next clears key only when it is done: a small map's walk ends with entryIdx 8, a directory
+    # walk with dirIdx past the directory (>= 1). Before the first Next, Init left them at 0
+    # (and tab nil: between tables Next never returns).
+    if fields["dirIdx"] < 0:
+        return "starting" if fields["entryIdx"] < GROUP_SLOTS else "finished"
+    return "starting" if fields["dirIdx"] == 0 and not fields["tab"] else "finished"
 
 
 def decode_iterator(memory: MemoryReader, iter_address: int, layout_name: str, *,
@@ -704,26 +800,29 @@ def decode_iterator(memory: MemoryReader, iter_address: int, layout_name: str, *
 
     Reads the Iter, its map type (``typ``, unless ``maptype`` is given), the
     Map header (``m``), the directory, the table headers still ahead of it
-    and the control words of its current table. Raises ``UnreadableMemory``
-    only when the Iter itself cannot be read; other unreadable parts become
+    and the control words of its current table. Raises ``UnreadableIterator``
+    (a ``ValueError``) only when the Iter itself cannot be read; other unreadable parts become
     Problems.
     """
     layout = swiss_layout(layout_name, go_minor)
-    fields = flat_decoder(layout.iterator).decode(memory.read(iter_address, layout.iterator.sizeof()))
-    return _decode_iterator_fields(memory, iter_address, layout, fields, maptype)
+    try:
+        raw = memory.read(iter_address, layout.iterator.sizeof())
+    except UnreadableMemory as error:
+        raise UnreadableIterator(f"maps.Iter at {iter_address:#x} unreadable: {error}") from None
+    return _decode_iterator_fields(memory, iter_address, layout, flat_decoder(layout.iterator).decode(raw), maptype)
 
 
 def _decode_iterator_fields(memory: MemoryReader, iter_address: int, layout: SwissLayout, fields: Dict[str, int],
                             maptype: Optional[SwissMapType]) -> SwissIterator:
     iterator = SwissIterator(iter_address, layout.family, fields, _iter_state(fields))
-    if iterator.state == "uninitialized":
+    if iterator.state_detail == "uninitialized":
         return iterator
     try:
         iterator.maptype = maptype or parse_maptype(memory, fields["typ"], layout.family, go_minor=layout.go_minor)
     except BadMapType as error:
         iterator.problems.append(Problem("bad-map-type", str(error), fields["typ"]))
         return iterator
-    if iterator.state == "empty-map":
+    if iterator.state_detail == "empty-map":
         return iterator
     try:
         iterator.map_header = flat_decoder(layout.map_header).decode(
@@ -808,10 +907,12 @@ def _interpret(iterator: SwissIterator, reader: _IterReader) -> None:
     if header["writing"]:
         iterator.problems.append(Problem("map-writing", "Map.writing is set: Next would fatal with "
                                          "'concurrent map iteration and map write'", fields["m"]))
-    finished = iterator.state == "finished"
+    finished = iterator.state_detail == "finished"
     key_slots = _key_slot_pointers(reader, fields["group"], maptype)
-    current_slot = None if finished else _slot_of(fields["key"], fields["group"], maptype, key_slots=key_slots)
-    info["current"] = None if finished else {
+    no_current = finished or not fields["key"]   # finished, or before the first Next
+    current_slot = None if no_current else _slot_of(fields["key"], fields["group"], maptype, key_slots=key_slots)
+    info["current"] = None if no_current else {
+        "key_address": fields["key"], "elem_address": fields["elem"],
         "key": fields["key"], "elem": fields["elem"], "group_address": fields["group"] or None,
         "slot": current_slot, "in_iterator_group": current_slot is not None,
     }
@@ -992,6 +1093,58 @@ def scan_for_iterators(memory: MemoryReader, data: bytes, base_address: int, lay
     return found
 
 
+@dataclass
+class IteratorCandidate:
+    """The verdict on one address: an accepted iterator or the reason it is not one."""
+
+    address: int
+    iterator: Optional[SwissIterator] = None
+    reason: Optional[str] = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.iterator is not None
+
+
+def iterator_candidate(memory: MemoryReader, address: int, layout_name: str, *,
+                       map_address: Optional[int] = None, go_minor: Optional[int] = None) -> IteratorCandidate:
+    """Is there a live (or finished) ``maps.Iter`` at ``address``?
+
+    Exactly the checks of ``scan_for_iterators`` on one address, with the
+    reason of a rejection.
+    """
+    layout = swiss_layout(layout_name, go_minor)
+    try:
+        raw = memory.read(address, _ITER_WORDS * POINTER_SIZE)
+    except UnreadableMemory as error:
+        return IteratorCandidate(address, reason=f"unreadable: {error}")
+    if address % POINTER_SIZE:
+        return IteratorCandidate(address, reason="not 8-byte aligned")
+    words = struct.unpack(f"<{_ITER_WORDS}Q", raw)
+    typ, map_pointer = words[_W_TYP], words[_W_M]
+    reason = None
+    if words[_W_GLOBAL_DEPTH] > 64:
+        reason = "globalDepth is not a depth followed by zero padding"
+    elif not typ:
+        reason = "typ is nil (Init has not run)"
+    elif not map_pointer:
+        reason = "m is nil (the map was nil or empty at Init: no map to check against)"
+    elif (typ | map_pointer) & 7 or typ == map_pointer:
+        reason = "typ and m are not two aligned pointers"
+    elif map_address is not None and map_pointer != map_address:
+        reason = "m is not the wanted map"
+    elif not _plausible_words(words, 0):
+        reason = "key/elem, dirIdx, tab, group and entryIdx are inconsistent"
+    if reason:
+        return IteratorCandidate(address, reason=reason)
+    checker = _IterChecker(memory, layout, layout_name, go_minor)
+    fields, reason = checker.verdict(words)
+    if fields is None:
+        return IteratorCandidate(address, reason=reason)
+    return IteratorCandidate(address, iterator=_decode_iterator_fields(memory, address, layout, fields,
+                                                                       checker.maptypes[fields["typ"]]))
+
+
 def _plausible_words(words: Tuple[int, ...], index: int) -> bool:
     key, elem = words[index + _W_KEY], words[index + _W_ELEM]
     if (key == 0) != (elem == 0):
@@ -1049,16 +1202,26 @@ class _IterChecker:
 
     def check(self, words: Tuple[int, ...]) -> Optional[Dict[str, int]]:
         """The Iter fields when every pointer-chasing check passes, else None."""
+        fields, _reason = self.verdict(words)
+        return fields
+
+    def verdict(self, words: Tuple[int, ...]) -> Tuple[Optional[Dict[str, int]], Optional[str]]:
+        """(the Iter fields, None) when every pointer-chasing check passes, else (None, why)."""
         fields = flat_decoder(self.layout.iterator).decode(struct.pack(f"<{_ITER_WORDS}Q", *words))
         maptype = self._maptype(fields["typ"])
         if maptype is None:
-            return None
+            return None, "typ is not a map type descriptor"
         header = self._map_header(fields["m"])
-        if header is None or fields["clearSeq"] > header["clearSeq"]:
-            return None
-        ok = self._small_ok(fields, header, maptype) if fields["dirIdx"] < 0 else \
-            self._tables_ok(fields, header, maptype)
-        return fields if ok else None
+        if header is None:
+            return None, "m is not a readable, consistent Map header"
+        if fields["clearSeq"] > header["clearSeq"]:
+            return None, "clearSeq is ahead of the map's"
+        if fields["dirIdx"] < 0:
+            if not self._small_ok(fields, header, maptype):
+                return None, "group does not fit the map (small at Init)"
+        elif not self._tables_ok(fields, header, maptype):
+            return None, "directory position, table or group do not fit the map"
+        return fields, None
 
     def _key_in_group(self, fields: Dict[str, int], maptype: SwissMapType) -> bool:
         """Iter.key and Iter.elem name the same slot of Iter.group (when not stored indirectly)."""

@@ -62,23 +62,6 @@ def evaluate_address(expression: str, what: str) -> int:
     raise UserError(f"cannot evaluate {what} {expression!r}: {errors[0]}")
 
 
-def _normalize(found) -> Any:
-    """Classic scans return candidates wrapping the iterator; swiss scans return iterators."""
-    return getattr(found, "iterator", None) or found
-
-
-def _map_of(iterator) -> int:
-    fields = iterator.fields
-    return fields["h"] if "h" in fields else fields["m"]
-
-
-def _state_of(iterator) -> str:
-    state = getattr(iterator, "state", None)
-    if state is not None:
-        return state
-    return iterator.interpretation.get("state", "?")
-
-
 @dataclass
 class Found:
     goroutine: core.Goroutine
@@ -142,8 +125,7 @@ class HiterFind(HiterCommand):
             except UnreadableMemory as error:
                 notes.append(f"goroutine {g.goid}: stack unreadable: {error}")
                 continue
-            found = [_normalize(item) for item in
-                     mapdecode.scan_for_iterators(memory, layout, data, plan.start, map_address=map_address)]
+            found = mapdecode.scan_for_iterators(memory, layout, data, plan.start, map_address=map_address)
             if not found:
                 continue
             frames = gg.thread_frames(g.stack_lo, g.stack_hi) if g.address == current.goroutine.address \
@@ -152,7 +134,7 @@ class HiterFind(HiterCommand):
             for iterator in found:
                 frame = core.frame_holding(iterator.address, frames) or gg.function_by_return_address(
                     memory, data, plan.start, iterator.address, ranges)
-                results.append(Found(g, iterator.address, _map_of(iterator), _state_of(iterator), frame))
+                results.append(Found(g, iterator.address, iterator.map_address, iterator.state, frame))
         if args.json:
             gdb.write(json.dumps([found.to_json() for found in results]) + "\n")
             return
@@ -191,7 +173,8 @@ class HiterShow(HiterCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("address", metavar="ADDR|EXPR", help="the iterator's address (a number or an expression)")
-        parser.add_argument("--json", action="store_true", help="print the decoder's JSON object (plus address)")
+        parser.add_argument("--json", action="store_true",
+                            help="print the iterator's JSON object (the common keys plus the decoder's own)")
         parser.add_argument("--force", action="store_true",
                             help="decode even what does not pass the checks hiter-find applies")
 
@@ -201,45 +184,18 @@ class HiterShow(HiterCommand):
         address = evaluate_address(args.address, "ADDR")
         memory = InferiorMemory()
         try:
-            iterator = mapdecode.decode_iterator(memory, layout, address)
-        except ValueError as error:
-            raise UserError(f"no iterator at {address:#x}: {error}") from None
-        except UnreadableMemory as error:
-            raise UserError(f"no iterator at {address:#x}: {error}") from None
-        if not args.force:
-            why = _implausible(memory, layout, address)
-            if why:
-                raise UserError(f"no iterator at {address:#x}: {why} (--force decodes it anyway)")
+            if args.force:
+                iterator = mapdecode.decode_iterator(memory, layout, address)
+            else:
+                iterator = mapdecode.check_iterator(memory, layout, address)
+        except mapdecode.IteratorError as error:
+            hint = " (--force decodes it anyway)" if error.implausible else ""
+            raise UserError(f"no iterator at {address:#x}: {error}{hint}") from None
         data = iterator.to_json()
-        data["address"] = address
         if args.json:
             gdb.write(json.dumps(data, default=_json_default) + "\n")
             return
-        gdb.write(show_text(data, layout, memory) + "\n")
-
-
-def _iterator_size(layout: mapdecode.MapLayout) -> int:
-    if layout.is_classic:
-        from ..core.classic_layouts import classic_layout
-        return classic_layout(layout.layout).hiter.sizeof()
-    from ..core.swiss_layouts import swiss_layout
-    return swiss_layout(layout.layout, layout.go_minor).iterator.sizeof()
-
-
-def _implausible(memory: InferiorMemory, layout: mapdecode.MapLayout, address: int) -> Optional[str]:
-    """Why the memory at ``address`` is not an iterator hiter-find would report, or None."""
-    if layout.is_classic:
-        from ..core import classic
-        candidate = classic.iterator_candidate(memory, address, layout.layout)
-        return None if candidate.accepted else f"not a live map iterator ({candidate.reason})"
-    try:
-        data = memory.read(address, _iterator_size(layout))
-    except UnreadableMemory as error:
-        return str(error)
-    found = [_normalize(item) for item in mapdecode.scan_for_iterators(memory, layout, data, address)]
-    if any(item.address == address for item in found):
-        return None
-    return "not a live map iterator (it fails the checks of the stack scan: type descriptor, map, table)"
+        gdb.write(show_text(data, memory) + "\n")
 
 
 def _json_default(value):
@@ -265,17 +221,17 @@ def _key_text(memory: InferiorMemory, pointer: int, size: int) -> str:
     return f"{pointer:#x} -> {text}"
 
 
-def show_text(data: Dict[str, Any], layout: mapdecode.MapLayout, memory: InferiorMemory) -> str:
-    """Where the iterator stands, for a human."""
-    if layout.is_classic:
+def show_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
+    """Where the iterator stands, for a human (from its ``to_json()``)."""
+    if data["impl"] == "classic":
         return _classic_text(data, memory)
     return _swiss_text(data, memory)
 
 
 def _classic_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
-    fields, header, maptype = data["fields"], data.get("map"), data.get("maptype") or {}
-    lines = [f"runtime.hiter at {data['address']:#x} ({data['layout']}): {data.get('state')}"]
-    lines.append(f"  map {fields['h']:#x}, type descriptor {fields['t']:#x}")
+    fields, header = data["fields"], data.get("map")
+    lines = [f"runtime.hiter at {data['address']:#x} ({data['layout']}): {data['state']}"]
+    lines.append(f"  map {_hex(data['map_address'] or 0)}, type descriptor {fields['t']:#x}")
     if header:
         lines.append(f"  map now: count {header.get('count')}, B {header.get('B')}, buckets "
                      f"{_hex(header.get('buckets'))}, oldbuckets {_hex(header.get('oldbuckets'))}")
@@ -296,21 +252,18 @@ def _classic_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
                      f"(bptr {_hex(current.get('bptr'))}"
                      + (f" = {where.get('array')}[{where.get('index')}]" if where.get("index") is not None
                         else (f", {where.get('array')}" if where else "")) + f"), next i {current.get('next_i')}")
-        lines.append(f"  current key:  {_key_text(memory, fields['key'], maptype.get('keysize', maptype.get('key_size', 0)) or 0)}")
-        lines.append(f"  current elem: {_key_text(memory, fields['elem'], maptype.get('elemsize', maptype.get('elem_size', 0)) or 0)}")
-    if data.get("map_grew_since_start") is not None:
-        lines.append(f"  map grew since the loop started: {'yes' if data['map_grew_since_start'] else 'no'}")
-    clear = data.get("clear_seq")
-    if clear:
-        lines.append(f"  map cleared since the loop started: {'yes' if clear['map_cleared_since_start'] else 'no'}")
+        lines.append(f"  current key:  {_bytes_text(current, 'key')}")
+        lines.append(f"  current elem: {_bytes_text(current, 'elem')}")
+    lines.extend(_remaining_lines(data))
+    lines.extend(_since_start_lines(data))
     lines.extend(_problem_lines(data))
     return "\n".join(lines)
 
 
 def _swiss_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
     fields, header, maptype = data["fields"], data.get("map"), data.get("maptype") or {}
-    lines = [f"maps.Iter at {data['address']:#x} ({data['layout']}): {data.get('state')}"]
-    lines.append(f"  map {fields['m']:#x}, type descriptor {fields['typ']:#x}")
+    lines = [f"maps.Iter at {data['address']:#x} ({data['layout']}): {data['state']}"]
+    lines.append(f"  map {_hex(data['map_address'] or 0)}, type descriptor {fields['typ']:#x}")
     if header:
         kind = "small (one group)" if header.get("dirLen") == 0 else f"{header.get('dirLen')} directory slot(s)"
         lines.append(f"  map now: used {header.get('used')}, {kind}, dirPtr {_hex(header.get('dirPtr'))}, "
@@ -342,17 +295,50 @@ def _swiss_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
     current = data.get("current")
     if current:
         lines.append(f"  current entry: group {_hex(current.get('group_address'))} slot {current.get('slot')}")
-        lines.append(f"  current key:  {_key_text(memory, current.get('key') or 0, maptype.get('key_size', maptype.get('keysize', 0)) or 0)}")
-        lines.append(f"  current elem: {_key_text(memory, current.get('elem') or 0, maptype.get('elem_size', maptype.get('elemsize', 0)) or 0)}")
-    remaining = data.get("remaining")
-    if remaining:
-        lines.append(f"  entries still ahead: {remaining.get('entries')}"
-                     + ("" if remaining.get("exact") else " (an estimate: the map changed since the loop started)"))
-    clear = data.get("clear") or {}
-    if clear:
-        lines.append(f"  map cleared since the loop started: {'yes' if clear.get('cleared_since_start') else 'no'}")
+        lines.append(f"  current key:  {_key_text(memory, current['key_address'], maptype.get('key_size', 0))}")
+        lines.append(f"  current elem: {_key_text(memory, current['elem_address'], maptype.get('elem_size', 0))}")
+    lines.extend(_remaining_lines(data))
+    lines.extend(_since_start_lines(data))
     lines.extend(_problem_lines(data))
     return "\n".join(lines)
+
+
+def _bytes_text(current: Dict[str, Any], name: str) -> str:
+    """The current key or element as the classic decoder read it: ``maptype.key_size`` /
+    ``elem_size`` bytes at ``key_address`` / ``elem_address`` (the real K and V, also when
+    the bucket slot holds a pointer)."""
+    pointer = current[f"{name}_address"]
+    if not pointer:
+        return "-"
+    if f"{name}_bytes" not in current:
+        return f"{pointer:#x} (size unknown: the type descriptor could not be read)"
+    hex_bytes = current[f"{name}_bytes"]
+    if hex_bytes is None:
+        return f"{pointer:#x} (unreadable)"
+    text = hex_bytes or "(0 bytes)"
+    if len(hex_bytes) == 16:
+        text += f" (as int64: {int.from_bytes(bytes.fromhex(hex_bytes), 'little', signed=True)})"
+    return f"{pointer:#x} -> {text}"
+
+
+def _remaining_lines(data: Dict[str, Any]) -> List[str]:
+    remaining = data["remaining"]
+    if remaining["entries"] is None:
+        if data["state"] == "in-progress":
+            return ["  entries still ahead: unknown (the map changed since the loop started: "
+                    "the rest is looked up in it)"]
+        return []
+    return [f"  entries still ahead: {remaining['entries']}"
+            + ("" if remaining["exact"] else " (an estimate: the map changed since the loop started)")]
+
+
+def _since_start_lines(data: Dict[str, Any]) -> List[str]:
+    if data["map"] is None:
+        return []
+    lines = [f"  map grew since the loop started: {'yes' if data['map_grew_since_start'] else 'no'}"]
+    if data["cleared_since_start"] is not None:
+        lines.append(f"  map cleared since the loop started: {'yes' if data['cleared_since_start'] else 'no'}")
+    return lines
 
 
 def _table_next(following) -> str:

@@ -91,7 +91,7 @@ def test_find_and_show_in_callback(build, loader, runs):
     # hiter-find: exactly the loop's iterator, in the main goroutine, in the ranging function's frame
     found = json.loads(run[9])
     assert len(found) == 1, run[9]
-    assert found[0]["map"] == gm and found[0]["goroutine"] == 1
+    assert found[0]["map"] == gm and found[0]["goroutine"] == 1 and found[0]["state"] == "in-progress"
     assert found[0]["function"] == "main.rangeWithCgoCalls" and found[0]["function_source"] == "frame"
     assert json.loads(run[10]) == found
     assert json.loads(run[11]) == found    # no other goroutine ranges over a map
@@ -99,7 +99,16 @@ def test_find_and_show_in_callback(build, loader, runs):
     show_json, _, show_text = run[13].partition("\n")
     show = json.loads(show_json)
     assert show["address"] == found[0]["address"] and show["problems"] == []
+    # the keys every decoder's iterator has: the loop walks what the map had before the callback grew it
+    assert show["impl"] == build.map_impl and show["map_address"] == gm and show["state"] == "in-progress"
+    assert show["stale"] is True and show["map_grew_since_start"] is True
+    assert show["cleared_since_start"] is (None if show["layout"] == "classic-go1.18" else False)
+    assert show["remaining"]["exact"] is False and show["map"]["address"] == gm
+    assert (show["current"]["key_address"], show["current"]["elem_address"]) == \
+        (show["fields"]["key"], show["fields"]["elem"])
+    assert "in-progress" in show_text.splitlines()[0]
     assert "current key:  " in show_text and f"(as int64: {visited[0]})" in show_text, show_text
+    assert "map grew since the loop started: yes" in show_text
     if build.map_impl == "classic":
         # the iterator still walks the 1-bucket array of the loop's start; the map grew to 2^9 buckets
         assert show["fields"]["h"] == gm
@@ -109,6 +118,9 @@ def test_find_and_show_in_callback(build, loader, runs):
         assert show["map"]["oldbuckets"] == int(during["oldbuckets"], 16)
         assert (show["map"]["B"], show["map"]["count"]) == (during["B"], during["count"])
         assert show["walks"] == "retired" and show["map_grew_since_start"] is True
+        assert show["position"] == {"bucket": 0, "slot": show["current"]["slot"], "wrapped": True,
+                                    "start_bucket": 0, "start_offset": show["fields"]["offset"]}
+        assert show["remaining"] == {"entries": None, "buckets": 0, "exact": False}
         # all 8 original entries fill bucket 0: slots checked so far = keys visited
         assert show["fields"]["i"] == len(visited)
         assert show["current"]["key_bytes"] == int(visited[-1]).to_bytes(8, "little").hex()
@@ -124,7 +136,9 @@ def test_find_and_show_in_callback(build, loader, runs):
         # all 8 slots of the group are full: slots walked so far = keys visited
         assert show["fields"]["entryIdx"] == len(visited)
         assert show["current"]["slot"] == (show["start"]["first_slot"] + len(visited) - 1) % 8
-        assert show["remaining"]["exact"] is False
+        assert show["remaining"]["exact"] is False and show["remaining"]["buckets"] is None
+        assert show["position"] == {"dir_idx": None, "entry_idx": len(visited), "table": None, "group": 0,
+                                    "slot": show["current"]["slot"]}
         assert "grown into tables" in show_text
 
 

@@ -459,14 +459,31 @@ def test_iterator_current_entry_is_the_last_visited(toolchain, scenario):
         assert data["state"] == "finished" and data["finished"]
         assert data["buckets_remaining"] == 0 and data["current"] is None
         assert data["wrapped"]
+        assert data["remaining"] == {"entries": 0, "buckets": 0, "exact": True}
         return
-    assert data["state"] == "in-progress"
+    assert data["state"] == "in-progress" and data["state_detail"] == "active"
     current = data["current"]
+    assert (current["key_address"], current["elem_address"]) == (data["fields"]["key"], data["fields"]["elem"])
     last_key, last_value = case.truth["visited"][-1]
     assert s64(bytes.fromhex(current["key_bytes"])) == last_key
     assert s64(bytes.fromhex(current["elem_bytes"])) == last_value
     assert current["slot"] == (data["fields"]["i"] - 1 + data["fields"]["offset"]) % 8
     assert 0 <= data["buckets_remaining"] < data["bucket_count"]
+    assert data["remaining"]["buckets"] == data["buckets_remaining"]
+    assert data["position"] == {"bucket": current["bucket"], "slot": current["slot"], "wrapped": data["wrapped"],
+                                "start_bucket": data["start_bucket"], "start_offset": data["start_offset"]}
+    if scenario in ("iterating", "iter-samesize") and data["map"]["oldbuckets"] == 0 \
+            and data["check_bucket"]["value"] == NO_CHECK:
+        # nothing changed the map under the loop: what is left is exactly what it has not returned yet
+        assert data["remaining"] == {"entries": case.truth["len"] - len(case.truth["visited"]),
+                                     "buckets": data["buckets_remaining"], "exact": True}
+    if scenario in ("iter-grew-mid", "iter-grew-done", "iter-growing") or (
+            scenario == "iter-cleared" and "clear_seq" in data):
+        # mapiternext looks the rest up in the grown (or cleared, 1.24+) map: no exact count
+        assert data["remaining"]["entries"] is None and data["remaining"]["exact"] is False
+    if scenario == "iter-cleared" and "clear_seq" not in data:
+        # 1.18 - 1.23 clear the bucket array in place: the iterator walks what is in it now
+        assert isinstance(data["remaining"]["entries"], int) and data["remaining"]["exact"] is True
 
 
 EXPECTED_WALK = {
@@ -485,6 +502,7 @@ def test_iterator_knows_which_array_it_walks(toolchain, scenario):
     case = Case(toolchain, scenario)
     data = classic.decode_iterator(case.memory, case.hiter, case.layout).to_json()
     assert (data["walks"], data["map_grew_since_start"]) == EXPECTED_WALK[scenario]
+    assert data["stale"] == (data["walks"] != "buckets")
     if scenario == "iter-growing":
         # started mid-grow; the first bucket was read from a not-yet-evacuated old bucket
         assert data["check_bucket"]["value"] != NO_CHECK
@@ -502,10 +520,11 @@ def test_iterator_clear_seq(toolchain):
     case = Case(toolchain, "iter-cleared")
     data = classic.decode_iterator(case.memory, case.hiter, case.layout).to_json()
     if CLASSIC_LAYOUTS[case.layout].has_clear_seq:
-        assert data["clear_seq"]["map_cleared_since_start"]
+        assert data["clear_seq"]["map_cleared_since_start"] and data["cleared_since_start"] is True
         assert data["clear_seq"]["map"] == data["clear_seq"]["iterator"] + 1
     else:
         assert "clear_seq" not in data and "clearSeq" not in data["fields"]
+        assert data["cleared_since_start"] is None   # 1.18 - 1.23 cannot tell
 
 
 HITER_HEAD_NAMES = ("key", "elem", "t", "h", "buckets", "bptr", "overflow", "oldoverflow", "startBucket",
@@ -523,13 +542,29 @@ def test_iterator_states(toolchain):
 
     def state(**changes):
         memory = case.patched(case.hiter, pack_hiter_head(dict(fields, **changes)))
-        return classic.decode_iterator(memory, case.hiter, case.layout).to_json()["state"]
+        data = classic.decode_iterator(memory, case.hiter, case.layout).to_json()
+        return data["state"], data["state_detail"]
 
-    assert state() == "in-progress"
+    assert state() == ("in-progress", "active")
     # as mapiterinit leaves it before its first step: nothing current, nothing advanced
-    assert state(key=0, elem=0, bptr=0, i=0, wrapped=0, bucket=fields["startBucket"]) == "starting"
+    assert state(key=0, elem=0, bptr=0, i=0, wrapped=0, bucket=fields["startBucket"]) == ("not-started", "starting")
     # mapiterinit on a nil or empty map sets only t
-    assert state(key=0, elem=0, h=0) == "finished"
+    assert state(key=0, elem=0, h=0) == ("finished", "empty-map")
+    # the compiler's zeroed temporary, before mapiterinit
+    assert state(key=0, elem=0, t=0, h=0, buckets=0, bptr=0, i=0, wrapped=0, bucket=0, startBucket=0) == \
+        ("not-started", "uninitialized")
+    # walked past the last bucket
+    assert state(key=0, elem=0, bptr=0, wrapped=1, bucket=fields["startBucket"]) == ("finished", "finished")
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_iterator_starting_counts_every_entry(toolchain):
+    case = Case(toolchain, "iterating")
+    fields = classic.decode_iterator(case.memory, case.hiter, case.layout).fields
+    starting = dict(fields, key=0, elem=0, bptr=0, i=0, wrapped=0, bucket=fields["startBucket"])
+    memory = case.patched(case.hiter, pack_hiter_head(starting))
+    data = classic.decode_iterator(memory, case.hiter, case.layout).to_json()
+    assert data["remaining"] == {"entries": case.truth["len"], "buckets": 1 << fields["B"], "exact": True}
 
 
 @pytest.mark.parametrize("B,start,bucket,wrapped,remaining", [
@@ -553,8 +588,9 @@ def test_stack_scan_finds_exactly_the_iterator(toolchain, scenario):
     case = Case(toolchain, scenario)
     start, size = case.stack_window
     found = classic.scan_for_iterators(case.memory, case.memory.read(start, size), start, case.layout)
-    assert [candidate.address for candidate in found] == [case.hiter]
-    assert found[0].iterator.fields["h"] == case.hmap
+    assert [iterator.address for iterator in found] == [case.hiter]
+    assert found[0].fields["h"] == case.hmap and found[0].map_address == case.hmap
+    assert found[0].to_json() == classic.iterator_candidate(case.memory, case.hiter, case.layout).iterator.to_json()
     only_ours = classic.scan_for_iterators(case.memory, case.memory.read(start, size), start, case.layout,
                                            map_address=case.hmap + 8)
     assert only_ours == []

@@ -21,7 +21,7 @@ from gdb_hiter.core import swiss
 from gdb_hiter.core.abitype import ABI_TYPE, KIND_MAP
 from gdb_hiter.core.goversion import parse_build_version, select_layout
 from gdb_hiter.core.layoututil import field_offsets
-from gdb_hiter.core.memory import SegmentMemory, UnreadableMemory
+from gdb_hiter.core.memory import SegmentMemory
 from gdb_hiter.core.swiss_layouts import (
     CTRL_DELETED, CTRL_EMPTY, FLAG_INDIRECT_ELEM, FLAG_INDIRECT_KEY, ITER, TABLE, UnknownLayout, ctrl_state,
     swiss_layout,
@@ -203,8 +203,8 @@ def test_empty_map_has_no_directory(build):
 def test_nil_map():
     case = capture("go1.27.3")["cases"]["one"]
     maptype = swiss.parse_maptype(memory_of(case), case["maptype"]["address"], "swiss-go1.27")
-    decoded = swiss.decode_map(memory_of(case), 0, maptype, "swiss-go1.27")
-    assert decoded.detail["shape"] == "nil" and decoded.count == 0 and decoded.entries == []
+    with pytest.raises(swiss.NilMap, match="^nil map"):
+        swiss.decode_map(memory_of(case), 0, maptype, "swiss-go1.27")
 
 
 @pytest.mark.parametrize("build", BUILDS)
@@ -431,12 +431,14 @@ def test_iterator_mid_loop(build, name):
     iterator, memory, case = decode_iter(build, name)
     data = iterator.to_json()
     assert iterator.fields == case["iter_fields"]
-    assert data["state"] == "active" and data["problems"] == []
+    assert data["state"] == "in-progress" and data["state_detail"] == "active" and data["problems"] == []
     assert current_key_value(iterator, memory) == truth(build, name)["cur"]
     assert data["current"]["in_iterator_group"]
     # nothing changed the map: what is left is exactly what the loop has not seen yet
     assert data["remaining"] == {"entries": case["header"]["used"] - truth(build, name)["seen"], "exact": True,
+                                 "buckets": None,
                                  "tables_after_current": data["remaining"]["tables_after_current"]}
+    assert not data["stale"] and not data["map_grew_since_start"] and data["cleared_since_start"] is False
     assert not data["clear"]["cleared_since_start"]
     json.dumps(data)
 
@@ -501,7 +503,11 @@ def test_iterator_after_directory_grew(build):
 
 def test_uninitialized_iterator():
     memory = SegmentMemory([(0x1000, bytes(96))])
-    assert swiss.decode_iterator(memory, 0x1000, "swiss-go1.27").state == "uninitialized"
+    iterator = swiss.decode_iterator(memory, 0x1000, "swiss-go1.27")
+    assert (iterator.state, iterator.state_detail, iterator.map_address) == ("not-started", "uninitialized", None)
+    data = iterator.to_json()
+    assert data["current"] is None and data["map"] is None and data["cleared_since_start"] is None
+    assert data["remaining"] == {"entries": None, "buckets": None, "exact": False}
 
 
 # --------------------------------------------------------------------------
@@ -518,7 +524,15 @@ def test_scan_finds_the_range_loops_iterator(build, name):
     stack = memory.read(low, size)
     hits = swiss.scan_for_iterators(memory, stack, low, layout, go_minor=minor)
     assert [hit.address for hit in hits] == [case["iter"]]
-    assert hits[0].fields == case["iter_fields"] and hits[0].state == "active"
+    assert hits[0].fields == case["iter_fields"] and hits[0].state == "in-progress"
+    assert hits[0].map_address == case["map"]
+    # the single-address check accepts the same iterator, and says why it refuses others
+    verdict = swiss.iterator_candidate(memory, case["iter"], layout, map_address=case["map"], go_minor=minor)
+    assert verdict.accepted and verdict.iterator.to_json() == hits[0].to_json()
+    assert swiss.iterator_candidate(memory, case["iter"], layout, map_address=case["map"] + 8,
+                                    go_minor=minor).reason == "m is not the wanted map"
+    for shift in (-16, -8, 8, 16):
+        assert not swiss.iterator_candidate(memory, case["iter"] + shift, layout, go_minor=minor).accepted
     assert [hit.address for hit in swiss.scan_for_iterators(memory, stack, low, layout, map_address=case["map"],
                                                             go_minor=minor)] == [case["iter"]]
     assert swiss.scan_for_iterators(memory, stack, low, layout, map_address=case["map"] + 8, go_minor=minor) == []
@@ -567,6 +581,12 @@ def test_scan_rejects_near_misses():
     ]
     for index, data in enumerate(near_misses):
         assert swiss.scan_for_iterators(memory, data, base, "swiss-go1.24") == [], index
+        # the single-address check refuses the same near misses, with a reason
+        patched = SegmentMemory([(base, data)] + [(address, bytes.fromhex(text)) for address, text in case["segments"]])
+        verdict = swiss.iterator_candidate(patched, base, "swiss-go1.24")
+        assert not verdict.accepted and verdict.reason, index
+    assert swiss.iterator_candidate(SegmentMemory([(base, good)] + [
+        (address, bytes.fromhex(text)) for address, text in case["segments"]]), base, "swiss-go1.24").accepted
 
 
 def with_field_value(data, offsets, name):
@@ -685,5 +705,37 @@ def test_memory_reads_are_bulk():
 def test_unreadable_map_header():
     decoded = swiss.decode_map(SegmentMemory(), 0x1000, swiss.SwissMapType.from_sizes(8, 8), "swiss-go1.27")
     assert decoded.problems[0].what == "unreadable" and not decoded.complete
-    with pytest.raises(UnreadableMemory):
+    with pytest.raises(swiss.UnreadableIterator, match="maps.Iter at 0x1000 unreadable: cannot read 96 bytes"):
         swiss.decode_iterator(SegmentMemory(), 0x1000, "swiss-go1.27")
+    assert swiss.iterator_candidate(SegmentMemory(), 0x1000, "swiss-go1.27").reason.startswith("unreadable")
+
+
+@pytest.mark.parametrize("build", BUILDS)
+@pytest.mark.parametrize("name", ["itersmall", "itermulti"])
+def test_iterator_before_first_next(build, name):
+    """As Init leaves the Iter (key nil, nothing walked): not started, every entry still ahead."""
+    case = capture(build)["cases"][name]
+    layout, minor = layout_of(build)
+    fields = dict(case["iter_fields"], key=0, elem=0, entryIdx=0)
+    if fields["dirIdx"] >= 0:
+        fields.update(dirIdx=0, tab=0, group=0)
+    offsets = field_offsets(ITER)
+    raw = bytearray(96)
+    for field_name, value in fields.items():
+        offset, size = offsets[field_name]
+        raw[offset:offset + size] = value.to_bytes(size, "little", signed=value < 0)
+    segments = [(case["iter"], bytes(raw))] + [(address, bytes.fromhex(text)) for address, text in case["segments"]
+                                               if not address <= case["iter"] < address + len(text) // 2]
+    iterator = swiss.decode_iterator(SegmentMemory(segments), case["iter"], layout, go_minor=minor)
+    data = iterator.to_json()
+    assert (data["state"], data["state_detail"]) == ("not-started", "starting") and data["current"] is None
+    assert data["remaining"]["entries"] == case["header"]["used"] and data["remaining"]["exact"] is True
+    # and once Next has walked everything, it is finished with nothing left
+    done = dict(fields, entryIdx=8) if fields["dirIdx"] < 0 else dict(fields, dirIdx=1 << fields["globalDepth"])
+    for field_name, value in done.items():
+        offset, size = offsets[field_name]
+        raw[offset:offset + size] = value.to_bytes(size, "little", signed=value < 0)
+    segments[0] = (case["iter"], bytes(raw))
+    data = swiss.decode_iterator(SegmentMemory(segments), case["iter"], layout, go_minor=minor).to_json()
+    assert (data["state"], data["state_detail"]) == ("finished", "finished")
+    assert data["remaining"]["entries"] == 0 and data["remaining"]["exact"] is True
