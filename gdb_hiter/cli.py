@@ -1,4 +1,4 @@
-"""The ``gdb-hiter`` command line: works without gdb.
+"""gdb-hiter without gdb: the loader line, version reports, snapshots, diffs.
 
 ``gdb-hiter gdbinit`` prints the ``source`` line that loads this install
 into gdb; ``gdb-hiter version FILE`` reports a Go binary's version offline.
@@ -16,6 +16,7 @@ from .core.elfinfo import NotAnExecutable, describe_executable
 from .core.goversion import NotGoProgram
 from .core.versioninfo import ProgramRef, VersionReport
 from . import loader
+from .offline import add_offline_commands
 
 
 def _gdbinit(args) -> int:
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     version.add_argument("file")
     version.add_argument("--json", action="store_true")
     version.set_defaults(handler=_version)
+
+    add_offline_commands(commands)
     return parser
 
 

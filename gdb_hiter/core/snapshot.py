@@ -1,0 +1,260 @@
+"""Snapshots: the maps and iterators of one program at one moment, as a JSON document.
+
+Pure core (no gdb). The format is ``gdb-hiter-snapshot`` version 1, described
+field by field in docs/snapshot-format.md and checked by the JSON Schema
+``gdb_hiter/schema/snapshot-v1.schema.json`` (compiled once with
+fastjsonschema). Reading a snapshot only ever parses JSON: nothing in a file
+is evaluated.
+
+``write_snapshot`` is atomic: the document is validated, written to a
+temporary file in the target's directory, fsynced and renamed over the
+target, so a crash leaves either the old file or the new one, never half of
+one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import os
+import tempfile
+from importlib import resources
+from typing import Any, Dict, List, Optional, Sequence
+
+FORMAT = "gdb-hiter-snapshot"
+VERSION = 1
+EVENTS = ("manual", "cgocall-enter", "cgocall-return", "cgocallback-enter", "cgocallback-return", "core")
+SCHEMA_NAME = "snapshot-v1.schema.json"
+
+
+class SnapshotError(ValueError):
+    """A snapshot that cannot be written or read; the message is one line."""
+
+
+# ---------------------------------------------------------------------------
+# Schema
+
+
+@functools.lru_cache(maxsize=None)
+def load_schema() -> Dict[str, Any]:
+    """The JSON Schema of format version 1 (package data)."""
+    text = resources.files("gdb_hiter.schema").joinpath(SCHEMA_NAME).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@functools.lru_cache(maxsize=None)
+def _validator():
+    import fastjsonschema  # imported late: only snapshots need it
+    return fastjsonschema.compile(load_schema())
+
+
+def _json_path(name: str) -> str:
+    """fastjsonschema's ``data.maps[0].count`` as ``$.maps[0].count``."""
+    return "$" + name[len("data"):] if name.startswith("data") else name
+
+
+def validate_snapshot(doc: Any) -> None:
+    """Raise ``SnapshotError`` ("$.maps[0].count: must be integer") unless ``doc`` is a valid v1 snapshot."""
+    import fastjsonschema
+    try:
+        _validator()(doc)
+    except fastjsonschema.JsonSchemaValueException as error:
+        name = error.name or "data"
+        where = _json_path(name)
+        message = error.message
+        # fastjsonschema words messages as "data.maps[0].count must be integer"
+        if name and message.startswith(name):
+            message = message[len(name):].strip()
+        message = " ".join(message.split())
+        if len(message) > 200:
+            message = message[:197] + "..."
+        raise SnapshotError(f"{where}: {message}") from None
+    _check_json_numbers(doc)
+
+
+def _check_json_numbers(doc: Any, path: str = "$") -> None:
+    """No NaN or infinite floats (not JSON); the schema cannot say so."""
+    stack = [(doc, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            raise SnapshotError(f"{where}: {value} is not a JSON number")
+        if isinstance(value, dict):
+            stack.extend((item, f"{where}.{key}") for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{index}]") for index, item in enumerate(value))
+
+
+# ---------------------------------------------------------------------------
+# Building
+
+
+def now_iso() -> str:
+    """The current time, UTC, ISO 8601 with milliseconds: ``2026-11-30T12:47:17.123Z``."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def make_snapshot(*, seq: int, event: str, go: Dict[str, Any], program: Dict[str, Any],
+                  maps: Sequence[Dict[str, Any]] = (), iterators: Sequence[Dict[str, Any]] = (),
+                  label: Optional[str] = None, location: Optional[Dict[str, Any]] = None,
+                  goroutine: Optional[int] = None, cfunc: Optional[str] = None,
+                  taken_at: Optional[str] = None, limits: Optional[Dict[str, Any]] = None,
+                  gdb_hiter_version: Optional[str] = None) -> Dict[str, Any]:
+    """A v1 snapshot document (validated).
+
+    ``go`` is the ``hiter-version --json`` object, ``program`` its
+    ``program`` part (or the program as gdb sees it), ``maps`` a list of
+    ``hmap-show --json`` objects, ``iterators`` a list of iterator JSON
+    objects (``hiter-show --json``). ``location`` is ``{"function", "file",
+    "line"}`` of the Go frame that made the call. ``limits`` says what was
+    cut (``{"entries": N or null, "maps": ..., "iterators": ..., "cut": [...]}``).
+    """
+    if gdb_hiter_version is None:
+        from .. import __version__ as gdb_hiter_version
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "seq": seq,
+        "label": label,
+        "event": event,
+        "location": dict(location) if location is not None else None,
+        "goroutine": goroutine,
+        "cfunc": cfunc,
+        "taken_at": taken_at or now_iso(),
+        "program": dict(program),
+        "go": dict(go),
+        "maps": [dict(item) for item in maps],
+        "iterators": [dict(item) for item in iterators],
+        "limits": dict(limits) if limits is not None else {"entries": None, "maps": None, "iterators": None,
+                                                           "cut": []},
+        "gdb_hiter_version": gdb_hiter_version,
+    }
+    validate_snapshot(doc)
+    return doc
+
+
+# ---------------------------------------------------------------------------
+# Writing and reading
+
+
+def dumps(doc: Dict[str, Any]) -> str:
+    """The file text of a snapshot: sorted keys, one line per top-level key group, trailing newline."""
+    return json.dumps(doc, sort_keys=True, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_snapshot(doc: Dict[str, Any], path) -> None:
+    """Validate ``doc`` and write it to ``path`` atomically (temp file + fsync + os.replace)."""
+    validate_snapshot(doc)
+    text = dumps(doc).encode("utf-8")
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise SnapshotError(f"{path}: cannot write: {error.strerror or error}") from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException as error:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            raise SnapshotError(f"{path}: cannot write: {error.strerror or error}") from None
+        raise
+    try:   # make the rename itself durable; not possible everywhere
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(text: str, name: str = "<snapshot>") -> Dict[str, Any]:
+    """Parse and check snapshot text; ``SnapshotError`` ("NAME: problem") otherwise."""
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        if not text.strip():
+            raise SnapshotError(f"{name}: empty file, not a snapshot") from None
+        stripped = text.strip()
+        if (error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string")
+                or (stripped.startswith("{") and not stripped.endswith("}"))):
+            raise SnapshotError(f"{name}: truncated: the JSON ends early (line {error.lineno}, "
+                                f"column {error.colno}): {error.msg}") from None
+        raise SnapshotError(f"{name}: not JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except (ValueError, RecursionError) as error:
+        raise SnapshotError(f"{name}: not JSON: {str(error).splitlines()[0]}") from None
+    check_loaded(doc, name)
+    return doc
+
+
+def check_loaded(doc: Any, name: str) -> None:
+    """The checks of ``read_snapshot`` on an already parsed document."""
+    if not isinstance(doc, dict):
+        raise SnapshotError(f"{name}: not a gdb-hiter snapshot (the JSON is a {type(doc).__name__}, "
+                            f"not an object)")
+    if doc.get("format") != FORMAT:
+        found = doc.get("format")
+        what = f"its format is {found!r}" if isinstance(found, str) else "it has no \"format\": \"gdb-hiter-snapshot\""
+        raise SnapshotError(f"{name}: not a gdb-hiter snapshot ({what})")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SnapshotError(f"{name}: snapshot version {version!r} is not a number")
+    if version > VERSION:
+        raise SnapshotError(f"{name}: written by a newer gdb-hiter: version {version}; this reads version {VERSION}")
+    if version < VERSION:
+        raise SnapshotError(f"{name}: snapshot version {version} is not supported; this reads version {VERSION}")
+    try:
+        validate_snapshot(doc)
+    except SnapshotError as error:
+        raise SnapshotError(f"{name}: invalid snapshot: {error}") from None
+
+
+def read_snapshot(path) -> Dict[str, Any]:
+    """Read, parse (JSON only, never evaluated) and validate the snapshot at ``path``."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as file:
+            raw = file.read()
+    except OSError as error:
+        raise SnapshotError(f"{name}: cannot read: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SnapshotError(f"{name}: not JSON: not UTF-8 text (byte {error.start})") from None
+    return loads(text, name)
+
+
+def map_entries_complete(doc: Dict[str, Any]) -> bool:
+    """Whether a map object lists every entry the walk found (no ``--limit`` cut)."""
+    if doc.get("entries_complete") is False:
+        return False
+    found = doc.get("entries_found")
+    return found is None or found == len(doc.get("entries", ()))
+
+
+def describe(doc: Dict[str, Any]) -> str:
+    """A one-line name of a snapshot: ``#3 "before" (cgocall-enter, C.fill)``."""
+    parts: List[str] = [f"#{doc.get('seq')}"]
+    if doc.get("label"):
+        parts.append(json.dumps(doc["label"], ensure_ascii=False))
+    event = doc.get("event", "?")
+    if doc.get("cfunc"):
+        event += f", {doc['cfunc']}"
+    parts.append(f"({event})")
+    return " ".join(parts)

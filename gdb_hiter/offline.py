@@ -1,0 +1,150 @@
+"""The offline subcommands of ``gdb-hiter`` (no gdb needed): ``show``, ``diff``, ``redact``.
+
+``add_offline_commands(subparsers)`` registers them on the ``gdb-hiter``
+parser (each sets ``handler``); ``python -m gdb_hiter.offline`` runs them on
+their own. Errors are one line on stderr, ``gdb-hiter: FILE: problem``, exit
+status 2; success is 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from typing import Optional, TextIO
+
+from .core.diff import diff_snapshots
+from .core.redact import RedactError, redact_snapshot
+from .core.report import FORMATS, render_diff, render_snapshot
+from .core.snapshot import SnapshotError, read_snapshot, write_snapshot
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+SALT_ENV = "GDB_HITER_SALT"
+
+
+def _fail(message: str) -> int:
+    print(f"gdb-hiter: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def use_color(choice: str, stream: Optional[TextIO] = None) -> bool:
+    """``--color``: on, off, or auto (the stream is a terminal and NO_COLOR is not set)."""
+    if choice == "on":
+        return True
+    if choice == "off":
+        return False
+    stream = stream or sys.stdout
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:   # `gdb-hiter diff ... | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+
+
+def cmd_show(args) -> int:
+    try:
+        doc = read_snapshot(args.file)
+    except SnapshotError as error:
+        return _fail(str(error))
+    limit = None if args.limit == 0 else args.limit
+    _write(render_snapshot(doc, args.format, color=use_color(getattr(args, "color", "off")), limit=limit))
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    try:
+        a = read_snapshot(args.a)
+        b = read_snapshot(args.b)
+    except SnapshotError as error:
+        return _fail(str(error))
+    diff = diff_snapshots(a, b)
+    _write(render_diff(diff, args.format, color=args.format == "text" and use_color(args.color)))
+    return EXIT_OK
+
+
+def cmd_redact(args) -> int:
+    salt = args.salt if args.salt is not None else os.environ.get(SALT_ENV)
+    generated = salt is None
+    if generated:
+        salt = secrets.token_hex(16)
+    try:
+        doc = read_snapshot(args.input)
+    except SnapshotError as error:
+        return _fail(str(error))
+    try:
+        redacted = redact_snapshot(doc, salt)
+    except RedactError as error:
+        return _fail(f"{args.input}: {error}")
+    if os.path.abspath(args.output) == os.path.abspath(args.input) and not args.force:
+        return _fail(f"{args.output}: refusing to overwrite the input (pass --force)")
+    try:
+        write_snapshot(redacted, args.output)
+    except SnapshotError as error:
+        return _fail(str(error))
+    if generated:
+        print(f"gdb-hiter: redact: salt {salt} (redact the other snapshots of this report with "
+              f"--salt {salt} so that their keys match; keep it private)", file=sys.stderr)
+    return EXIT_OK
+
+
+def add_offline_commands(subparsers) -> None:
+    """Register ``show``, ``diff`` and ``redact`` on an ``add_subparsers()`` object."""
+    show = subparsers.add_parser("show", help="print a snapshot file (text, markdown or JSON)")
+    show.add_argument("file", help="a snapshot written by hiter-snapshot")
+    show.add_argument("--format", choices=FORMATS, default="text")
+    show.add_argument("--limit", type=int, default=100, metavar="N",
+                      help="entries and bucket/group rows per map in text (default %(default)s, 0 all)")
+    show.add_argument("--color", choices=("auto", "on", "off"), default="auto",
+                      help="colour the text output (auto: stdout is a terminal and NO_COLOR is unset)")
+    show.set_defaults(handler=cmd_show)
+
+    diff = subparsers.add_parser("diff", help="what changed between two snapshots: maps, entries, iterators")
+    diff.add_argument("a", metavar="A", help="the earlier snapshot")
+    diff.add_argument("b", metavar="B", help="the later snapshot")
+    diff.add_argument("--format", choices=FORMATS, default="text",
+                      help="text for a terminal, markdown for a GitHub issue, json for programs")
+    diff.add_argument("--color", choices=("auto", "on", "off"), default="auto",
+                      help="colour the text output (auto: stdout is a terminal and NO_COLOR is unset)")
+    diff.set_defaults(handler=cmd_diff)
+
+    redact = subparsers.add_parser(
+        "redact", help="replace every key and value of a snapshot by a salted hash token",
+        description="Replace every map key and value (and the iterators' key/element bytes and the hash seeds) "
+                    "by salted HMAC-SHA256 tokens. Use the same --salt for every snapshot of one report so that "
+                    "their diff still pairs entries; without --salt (or $GDB_HITER_SALT) a random salt is "
+                    "generated and printed on stderr.")
+    redact.add_argument("input", metavar="IN")
+    redact.add_argument("output", metavar="OUT")
+    redact.add_argument("--salt", help=f"the secret salt (default: ${SALT_ENV}, else a random one, printed)")
+    redact.add_argument("--force", action="store_true", help="allow OUT to be IN")
+    redact.set_defaults(handler=cmd_redact)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gdb-hiter", description="gdb-hiter offline commands")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_offline_commands(commands)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

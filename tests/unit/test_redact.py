@@ -1,0 +1,136 @@
+"""core.redact: nothing of the program's data remains; diffs of redacted snapshots pair like the originals."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gdb_hiter.core import snapshot
+from gdb_hiter.core.diff import diff_snapshots
+from gdb_hiter.core.redact import RedactError, redact_snapshot, token
+from test_snapshot import INT64, STRING, SWISS_BUILD, sample_classic, sample_swiss, swiss_map_json, swiss_snapshot
+from test_swiss import truth
+
+REPO = Path(__file__).resolve().parents[2]
+SALT = "report-1234-secret"
+TOKEN = re.compile(r"^«[kvb]:[0-9a-f]{12}»$")
+
+
+def string_snapshot():
+    """A map[string]int64 from a real process: keys "key-00" ... "key-11", values 1000 ... 1011."""
+    return swiss_snapshot(SWISS_BUILD, 1, [swiss_map_json(SWISS_BUILD, "str", "main.s", types=(STRING, INT64))], [])
+
+
+def test_tokens_are_stable_salted_and_typed():
+    assert TOKEN.match(token(SALT, "k", '"key-01"'))
+    assert token(SALT, "k", '"key-01"') == token(SALT.encode(), "k", '"key-01"')
+    assert token(SALT, "k", '"key-01"') != token("other salt", "k", '"key-01"')
+    assert token(SALT, "k", "1") != token(SALT, "v", "1")   # a key equal to a value does not show
+    with pytest.raises(RedactError, match="the salt is empty"):
+        token("", "k", "x")
+
+
+def test_string_map_keeps_nothing_of_its_contents():
+    doc = string_snapshot()
+    originals = [(entry["key"], entry["value"]) for entry in doc["maps"][0]["entries"]]
+    assert ('"key-00"', "1000") in originals
+    redacted = redact_snapshot(doc, SALT)
+    snapshot.validate_snapshot(redacted)
+    text = json.dumps(redacted)
+    for word, _ in truth(SWISS_BUILD, "str")["kv"]:
+        assert word not in text
+        assert word.encode().hex() not in text
+    for _, value in originals:
+        assert f'"{value}"' not in text
+    assert redacted["redacted"] == {"method": "hmac-sha256", "salted": True, "token_hex_digits": 12}
+    assert SALT not in text
+    entries = redacted["maps"][0]["entries"]
+    assert all(TOKEN.match(entry["key"]) and TOKEN.match(entry["value"]) for entry in entries)
+    # structure and addresses stay
+    assert [entry["location"] for entry in entries] == [entry["location"] for entry in doc["maps"][0]["entries"]]
+    assert redacted["maps"][0]["address"] == doc["maps"][0]["address"]
+    assert redacted["maps"][0]["groups"] == doc["maps"][0]["groups"]
+    assert redacted["maps"][0]["header"]["seed"] != doc["maps"][0]["header"]["seed"]
+    assert doc["maps"][0]["entries"][0]["key"] == originals[0][0]     # the input is not changed
+
+
+def test_iterator_bytes_are_redacted():
+    a, _ = sample_classic()
+    iterator = a["iterators"][0]
+    key_hex = iterator["current"]["key_bytes"]
+    redacted = redact_snapshot(a, SALT)
+    current = redacted["iterators"][0]["current"]
+    assert TOKEN.match(current["key_bytes"]) and TOKEN.match(current["elem_bytes"])
+    assert current["key_address"] == iterator["current"]["key_address"]
+    text = json.dumps(redacted)
+    assert key_hex not in text and iterator["current"]["elem_bytes"] not in text
+    assert str(iterator["map"]["hash0"]) not in json.dumps(redacted["iterators"][0]["map"])
+    # every raw key and value of the map is gone too
+    for entry in a["maps"][0]["entries"]:
+        raw = struct.pack("<q", int(entry["key"])).hex()
+        assert raw not in text
+
+
+def summary_without_tokens(diff):
+    return json.loads(re.sub(r"«[kvb]:[0-9a-f]{12}»", "X", json.dumps(diff)))
+
+
+@pytest.mark.parametrize("sample", [sample_classic, sample_swiss])
+def test_redacted_diff_pairs_like_the_original(sample):
+    a, b = sample()
+    plain = diff_snapshots(a, b)
+    redacted = diff_snapshots(redact_snapshot(a, SALT), redact_snapshot(b, SALT))
+    for old, new in zip(plain["maps"], redacted["maps"]):
+        where = {"added": "location", "removed": "location", "changed": "location_a", "moved": "a"}
+        for kind, field in where.items():
+            assert [row[field] for row in old["entries"][kind]] == [row[field] for row in new["entries"][kind]], kind
+        assert old["entries"]["unchanged"] == new["entries"]["unchanged"]
+        assert old["header"] == new["header"] and old["events"] == new["events"]
+    assert [item["events"] for item in plain["iterators"]] == [item["events"] for item in redacted["iterators"]]
+    # different salts: nothing pairs any more, and the diff says the keys differ
+    other = diff_snapshots(redact_snapshot(a, SALT), redact_snapshot(b, "another salt"))
+    if a["maps"][0]["entries"]:
+        assert other["maps"][0]["entries"]["unchanged"] == 0
+
+
+def test_mixed_redaction_is_noted():
+    a, b = sample_classic()
+    diff = diff_snapshots(redact_snapshot(a, SALT), b)
+    assert "only one of the snapshots is redacted: keys and values cannot be paired" in diff["notes"]
+
+
+def test_redacting_twice_is_refused():
+    with pytest.raises(RedactError, match="already redacted"):
+        redact_snapshot(redact_snapshot(sample_classic()[0], SALT), SALT)
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "gdb_hiter.offline", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, env=env)
+
+
+def test_cli_redact(tmp_path):
+    doc = string_snapshot()
+    snapshot.write_snapshot(doc, tmp_path / "in.json")
+    result = run("redact", tmp_path / "in.json", tmp_path / "out.json", "--salt", SALT)
+    assert result.returncode == 0 and result.stderr == "" and result.stdout == ""
+    assert snapshot.read_snapshot(tmp_path / "out.json") == redact_snapshot(doc, SALT)
+    # without --salt: a random salt, printed so that the other snapshots can use it
+    result = run("redact", tmp_path / "in.json", tmp_path / "out2.json",
+                 env={k: v for k, v in __import__("os").environ.items() if k != "GDB_HITER_SALT"})
+    assert result.returncode == 0
+    salt = re.match(r"^gdb-hiter: redact: salt ([0-9a-f]{32}) ", result.stderr).group(1)
+    assert snapshot.read_snapshot(tmp_path / "out2.json") == redact_snapshot(doc, salt)
+    # errors: one line, exit 2
+    result = run("redact", tmp_path / "out.json", tmp_path / "again.json", "--salt", SALT)
+    assert result.returncode == 2
+    assert result.stderr == f"gdb-hiter: {tmp_path / 'out.json'}: the snapshot is already redacted\n"
+    assert not (tmp_path / "again.json").exists()
+    result = run("redact", tmp_path / "in.json", tmp_path / "in.json", "--salt", SALT)
+    assert result.returncode == 2 and "refusing to overwrite the input" in result.stderr
