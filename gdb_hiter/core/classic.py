@@ -432,15 +432,16 @@ class _Walk:
             yield depth, next_address, buffer
             next_address = _U64.unpack_from(buffer, self.overflow_offset)[0]
 
-    def walk_array(self, array: str, base: int, count: int,
-                   take: Optional[Callable[[int, int], bool]] = None) -> List[Dict[str, Any]]:
-        """Walk ``count`` buckets at ``base`` with their overflow chains; returns the bucket records.
+    def walk_array(self, array: str, base: int, count: int, records: List[Dict[str, Any]],
+                   take: Optional[Callable[[int, int], bool]] = None) -> None:
+        """Walk ``count`` buckets at ``base`` with their overflow chains, appending bucket records.
 
+        ``records`` belongs to the caller so that the records walked so far
+        survive a walk stopped by the entry limit.
         ``take(index, tophash0)``, when given, says whether a bucket's entries count.
         A record holds only strings and ints (tophash in hex, one class code
         per slot), so a big map's records are cheap and never scanned by the GC.
         """
-        records = []
         size = self.maptype.bucketsize
         overflow_at = self.overflow_offset
         for index, buffer, offset in self.read_array(base, count):
@@ -471,7 +472,6 @@ class _Walk:
                 })
                 if wanted:
                     self.take_entries(overflow_address, overflow_buffer, 0, array, index, depth)
-        return records
 
 
 def decode_map(
@@ -544,7 +544,9 @@ def decode_map(
     detail["overflow_buckets"] = walk.overflow_buckets
 
     found = len(walk.entries)
-    if found != header["count"]:
+    # A walk stopped by the caller's limit is incomplete by request (complete
+    # is False and detail["stopped"] says "limit"), not a contradiction.
+    if found != header["count"] and detail["stopped"] != "limit":
         # never dropped by the MAX_PROBLEMS cap: it is the one that matters most
         why = _count_mismatch_why(found, header, walk, limit, detail["stopped"])
         walk.problems.append(Problem("count-mismatch", why))
@@ -567,7 +569,7 @@ def decode_map(
 def _walk_arrays(walk: _Walk, header: Dict[str, Any], detail: Dict[str, Any]) -> None:
     """Walk the new bucket array, then the old buckets not yet evacuated (see decode_map)."""
     if header["buckets"]:
-        detail["buckets"] = walk.walk_array("buckets", header["buckets"], detail["bucket_count"])
+        walk.walk_array("buckets", header["buckets"], detail["bucket_count"], detail["buckets"])
     elif header["count"]:
         walk.problem("no-buckets", f"count is {header['count']} but buckets is nil")
     growth = detail["growth"]
@@ -580,8 +582,8 @@ def _walk_arrays(walk: _Walk, header: Dict[str, Any], detail: Dict[str, Any]) ->
         growth["pending"].append(index)
         return True
 
-    growth["old_buckets"] = walk.walk_array(
-        "oldbuckets", header["oldbuckets"], growth["old_bucket_count"], take_unevacuated)
+    walk.walk_array("oldbuckets", header["oldbuckets"], growth["old_bucket_count"], growth["old_buckets"],
+                    take_unevacuated)
     early = [index for index in growth["pending"] if index < header["nevacuate"]]
     if early:
         walk.problem(

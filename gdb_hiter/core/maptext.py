@@ -67,11 +67,7 @@ def map_document(decoded: DecodedMap, type_name: str, render_key=None, render_va
         _classic_document(decoded, doc)
     else:
         _swiss_document(decoded, doc)
-    problems = list(decoded.problems)
-    if doc["stopped"] == "limit":
-        # The walk stopped at the caller's limit on purpose: not a problem of the map.
-        problems = [problem for problem in problems if problem.what != "count-mismatch"]
-    doc["problems"] = [problem.to_json() for problem in problems]
+    doc["problems"] = [problem.to_json() for problem in decoded.problems]
     entries = decoded.entries if show is None else decoded.entries[:show]
     doc["entries_found"] = len(decoded.entries)
     doc["entries_shown"] = len(entries)

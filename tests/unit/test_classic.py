@@ -340,8 +340,9 @@ def test_limit_stops_early_and_keeps_header(toolchain):
     assert not decoded.complete
     assert decoded.detail["stopped"] == "limit"
     assert decoded.header["count"] == case.truth["len"]
-    [problem] = decoded.problems
-    assert problem.what == "count-mismatch" and "limit of 5" in problem.why
+    assert decoded.problems == []  # a limit the caller asked for is not a contradiction
+    # the buckets walked before the limit keep their records
+    assert decoded.detail["buckets"] and decoded.detail["buckets"][0]["index"] == 0
     assert case.decode(limit=0).entries == []
 
 
