@@ -16,6 +16,7 @@ from .core.elfinfo import NotAnExecutable, describe_executable
 from .core.goversion import NotGoProgram
 from .core.versioninfo import ProgramRef, VersionReport
 from . import loader
+from .capture import add_capture_command
 from .offline import add_offline_commands
 
 
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     version.set_defaults(handler=_version)
 
     add_offline_commands(commands)
+    add_capture_command(commands)
     return parser
 
 

@@ -1,0 +1,316 @@
+"""``gdb-hiter capture``: the real gdb driven by pexpect, on the cgo fixture and a small program of our own.
+
+One capture run per build of the cgorange matrix with DWARF (the big one),
+checked against the fixture's own JSON lines (which the program prints
+into gdb's terminal, so they are in DIR/gdb.log). The failure modes (crash,
+timeout, attach) use ``tests/unit/data/capture/prog``, a tiny cgo program
+compiled here with the newest toolchain: the fixtures cannot be changed,
+and a crash that really happens in C is more honest than one injected by
+the debugger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from builds import all_toolchains, binary, builds_of
+from conftest import REPO, need
+from gdb_hiter.capture import (EXIT_OK, EXIT_SIGNAL, EXIT_TIMEOUT, EXIT_USAGE, pair_transitions,
+                               snapshot_files, transition_report)
+from gdb_hiter.core.diff import diff_snapshots
+from gdb_hiter.core.report import render_diff
+from gdb_hiter.core.snapshot import read_snapshot
+from gdbrun import run_gdb
+from hiterdev import toolchains
+
+BUILDS = builds_of("cgorange", lambda b: not b.stripped)
+DATA = REPO / "tests" / "unit" / "data" / "capture"
+PROG_SOURCE = DATA / "prog"
+CLI = [sys.executable, "-c", "import sys; from gdb_hiter.capture import main; sys.exit(main())"]
+OFFLINE = [sys.executable, "-m", "gdb_hiter.offline"]
+
+
+def capture(*args, timeout=240):
+    """Run ``gdb-hiter capture ARGS`` (the CLI registration function, as cli.py wires it)."""
+    return subprocess.run(CLI + ["capture", *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, NO_COLOR="1"))
+
+
+def events_in(log_text):
+    """The fixture's JSON lines in gdb's output (lines cut by gdb's own messages are skipped)."""
+    events = []
+    for line in log_text.splitlines():
+        line = line.strip("\r")
+        if line.startswith('{"event"'):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return events
+
+
+def load_dir(directory: Path):
+    return [read_snapshot(directory / name) for name in snapshot_files(str(directory))]
+
+
+# ---------------------------------------------------------------------------
+# The cgo fixture, every build: one capture run each
+
+
+_captures = {}
+
+
+def captured(build, tmp_path_factory):
+    if build.id not in _captures:
+        out = tmp_path_factory.mktemp(f"capture-{build.id}")
+        started = time.monotonic()
+        result = capture("--iterators", "--out", out, "--", binary(build))
+        _captures[build.id] = (out, result, time.monotonic() - started)
+    return _captures[build.id]
+
+
+def _current_key(iterator, map_doc):
+    """The key the loop body is looking at, as the map's entry text (or None)."""
+    current = iterator.get("current") or {}
+    if iterator["impl"] == "classic":
+        raw = current.get("key_bytes")
+        return str(int.from_bytes(bytes.fromhex(raw), "little", signed=True)) if raw else None
+    address = current.get("key_address")
+    maptype = map_doc.get("maptype") or {}
+    keys_off = maptype.get("keys_off", 8)
+    stride = maptype.get("key_stride") or maptype.get("slot_size")
+    if not address or not stride:
+        return None
+    for group in map_doc.get("groups") or []:
+        if group["address"] <= address < group["address"] + maptype.get("group_size", 1 << 30):
+            slot = (address - group["address"] - keys_off) // stride
+            for entry in map_doc["entries"]:
+                location = entry["location"]
+                if (location.get("table") == group.get("table") and location.get("group") == group["group"]
+                        and location.get("slot") == slot):
+                    return entry["key"]
+    return None
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_capture_every_transition(build, loader, tmp_path_factory):
+    out, result, seconds = captured(build, tmp_path_factory)
+    assert result.returncode == EXIT_OK, result.stderr + (out / "gdb.log").read_text()[-3000:]
+    assert result.stderr.count("\n") == 1 and "the program exited with status 0" in result.stderr
+    truth = events_in((out / "gdb.log").read_text(errors="replace"))
+    docs = load_dir(out)                                     # every file validates (read_snapshot)
+    counts = {}
+    for doc in docs:
+        counts[doc["event"]] = counts.get(doc["event"], 0) + 1
+    expected = {name: sum(1 for e in truth if e["event"] == name)
+                for name in ("cgocall-enter", "cgocall-return", "cgocallback-enter", "cgocallback-return")}
+    assert expected == {name: 8 for name in expected}, expected
+    assert counts == expected                                # the runtime's own cgocalls are not there
+    assert [doc["seq"] for doc in docs] == list(range(1, 33))
+    assert all(doc["cfunc"] == "C.callC" for doc in docs if doc["event"].startswith("cgocall-"))
+    assert all(doc["cfunc"].endswith("goCallback") for doc in docs if doc["event"].startswith("cgocallback-"))
+    assert all(doc["goroutine"] == 1 and doc["location"]["function"] == "main.rangeWithCgoCalls" for doc in docs)
+
+    index = json.loads((out / "index.json").read_text())
+    assert index["program_exit"] == 0 and index["gdb_exit"] == 0 and index["timeout"] is False
+    assert [entry["file"] for entry in index["snapshots"]] == snapshot_files(str(out))
+
+    # The first callback: the map grows under the loop; the iterator's array / group goes stale.
+    calls = pair_transitions(docs)
+    assert len(calls) == 8 and all(call["return"] and len(call["callbacks"]) == 1 for call in calls)
+    callback = calls[0]["callbacks"][0]
+    before, after = callback["enter"], callback["return"]
+    assert [it["stale"] for it in before["iterators"]] == [False]
+    assert [it["stale"] for it in after["iterators"]] == [True]
+    diff = diff_snapshots(before, after)
+    (map_diff,) = diff["maps"]
+    fields = {change["field"] for change in map_diff["header"]}
+    if build.map_impl == "classic":
+        assert "oldbuckets" in fields and any(event.startswith("grew from B=0") for event in map_diff["events"])
+    else:
+        assert "shape" in fields
+        assert any("from a small map (one group) to tables" in event for event in map_diff["events"])
+    (iterator_diff,) = diff["iterators"]
+    assert iterator_diff["stale"] == {"a": False, "b": True} or iterator_diff["stale"] in (True, [False, True]), \
+        iterator_diff["stale"]
+
+    # The iterator's current key at each cgocall-enter is the key the fixture passed to C.
+    fixture_keys = [e["key"] for e in truth if e["event"] == "cgocall-enter"]
+    enters = [doc for doc in docs if doc["event"] == "cgocall-enter"]
+    seen = [_current_key(doc["iterators"][0], doc["maps"][0]) for doc in enters]
+    assert seen[0] == fixture_keys[0]
+    if build.map_impl == "classic":
+        assert seen == fixture_keys
+    else:
+        assert [key for key, want in zip(seen, fixture_keys) if key is not None] == \
+               [want for key, want in zip(seen, fixture_keys) if key is not None]
+        assert sum(key is not None for key in seen) >= 4, seen
+
+    report = (out / "report.md").read_text()
+    assert report.count("\n## C call ") == 8 and report.count("### Callback ") == 8
+    growth = "grew from B=0" if build.map_impl == "classic" else "to tables"
+    assert growth in report
+    assert seconds < 60, f"capture took {seconds:.0f}s"
+
+
+# ---------------------------------------------------------------------------
+# Same code offline and in gdb
+
+
+OFFLINE_BUILD = next(p for p in BUILDS if p.values[0].id == "go1.22.10-noopt")
+
+
+@pytest.mark.parametrize("build", [OFFLINE_BUILD])
+def test_offline_diff_equals_hiter_diff(build, loader, tmp_path_factory, tmp_path):
+    out, result, _ = captured(build, tmp_path_factory)
+    assert result.returncode == EXIT_OK
+    a, b = out / "0002-cgocallback-enter.json", out / "0003-cgocallback-return.json"
+    commands = ["set hiter color off"] + [f"hiter-diff {a} {b} --format {fmt}" for fmt in ("text", "markdown", "json")]
+    run = run_gdb(commands, loader=loader)
+    for index, fmt in enumerate(("text", "markdown", "json"), 1):
+        offline = subprocess.run(OFFLINE + ["diff", str(a), str(b), "--format", fmt, "--color", "off"],
+                                 capture_output=True, text=True, check=True)
+        assert run[index] == offline.stdout, fmt
+    shown = subprocess.run(OFFLINE + ["show", str(a), "--format", "markdown"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "map[int64]int64" in shown.stdout
+
+    # Redacted with one salt, the diff pairs the same entries.
+    redacted = []
+    for source in (a, b):
+        target = tmp_path / ("r-" + source.name)
+        subprocess.run(OFFLINE + ["redact", str(source), str(target), "--salt", "s3cret"], check=True,
+                       capture_output=True)
+        redacted.append(read_snapshot(target))
+    plain = diff_snapshots(read_snapshot(a), read_snapshot(b))["maps"][0]["entries"]
+    hidden = diff_snapshots(*redacted)["maps"][0]["entries"]
+    for key in ("added", "removed", "changed", "moved"):
+        assert len(hidden[key]) == len(plain[key]), key
+    assert hidden["unchanged"] == plain["unchanged"]
+
+
+# ---------------------------------------------------------------------------
+# Golden renders: stored snapshots (one classic, one Swiss capture, --limit 12)
+
+
+GOLDEN = [("classic", "go1.22.10"), ("swiss", "go1.27.3")]
+
+
+@pytest.mark.parametrize("impl,version", GOLDEN)
+def test_diff_renders_are_stable(impl, version):
+    """Hash seeds are random per run (entry locations, evacuation order and, from Go 1.26, heap
+    addresses change), so the goldens are renders of two stored snapshots: the markdown, JSON and
+    report of the same input never change."""
+    folder = DATA / "golden"
+    a = read_snapshot(folder / f"{impl}-callback-enter.json")
+    b = read_snapshot(folder / f"{impl}-callback-return.json")
+    diff = diff_snapshots(a, b)
+    assert render_diff(diff, "markdown") == (folder / f"{impl}-diff.md").read_text()
+    assert render_diff(diff, "json") == (folder / f"{impl}-diff.json").read_text()
+    assert transition_report([a, b], "markdown") == (folder / f"{impl}-report.md").read_text()
+
+
+# ---------------------------------------------------------------------------
+# Our small program: crash, timeout, attach
+
+
+@pytest.fixture(scope="module")
+def prog(tmp_path_factory):
+    toolchain = all_toolchains()[-1]
+    need(toolchain.go.exists(), f"{toolchain.name} is not installed")
+    target = tmp_path_factory.mktemp("prog") / "captureprog"
+    subprocess.run([str(toolchain.go), "build", "-buildvcs=false", "-o", str(target), "."], cwd=PROG_SOURCE,
+                   env=toolchains.go_env(toolchain), check=True, capture_output=True, timeout=300)
+    return target
+
+
+def test_crash_keeps_the_snapshots(prog, loader, tmp_path):
+    out = tmp_path / "crash"
+    result = capture("--out", out, "--", prog, "crash")
+    assert result.returncode == EXIT_SIGNAL, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "killed by SIGSEGV" in result.stderr
+    docs = load_dir(out)
+    # call 1 returned; call 2 crashed in C after its callback returned
+    assert [doc["event"] for doc in docs] == ["cgocall-enter", "cgocallback-enter", "cgocallback-return",
+                                              "cgocall-return", "cgocall-enter", "cgocallback-enter",
+                                              "cgocallback-return"]
+    index = json.loads((out / "index.json").read_text())
+    assert index["program_signal"] == "SIGSEGV" and index["exit_code"] == EXIT_SIGNAL
+    assert "C call 2: C.callC" in (out / "report.md").read_text()
+    assert "never returned" in (out / "report.md").read_text()
+
+
+def test_timeout_keeps_the_snapshots(prog, loader, tmp_path):
+    out = tmp_path / "hang"
+    started = time.monotonic()
+    result = capture("--timeout", "6", "--out", out, "--", prog, "hang")
+    assert result.returncode == EXIT_TIMEOUT, result.stderr
+    assert time.monotonic() - started < 40
+    assert "timeout after 6s" in result.stderr
+    docs = load_dir(out)
+    assert [doc["event"] for doc in docs].count("cgocall-return") == 2
+    index = json.loads((out / "index.json").read_text())
+    assert index["timeout"] is True and index["exit_code"] == EXIT_TIMEOUT
+
+
+def test_attach(prog, loader, tmp_path):
+    trigger = tmp_path / "go"
+    out = tmp_path / "attach"
+    program = subprocess.Popen([str(prog), "wait", str(trigger)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert program.stdout.readline().strip() == "ready"
+        runner = subprocess.Popen(CLI + ["capture", "--timeout", "60", "--out", str(out), "--pid",
+                                         str(program.pid)], stderr=subprocess.PIPE, text=True)
+        log = out / "gdb.log"
+        for _ in range(300):
+            if log.exists() and "hiter-watch: watching" in log.read_text(errors="replace"):
+                break
+            time.sleep(0.1)
+        trigger.touch()
+        _, stderr = runner.communicate(timeout=90)
+        assert runner.returncode == EXIT_OK, stderr + log.read_text()[-2000:]
+    finally:
+        program.kill()
+        program.wait()
+    docs = load_dir(out)
+    assert len(docs) == 16 and docs[0]["program"]["kind"] == "process"
+
+
+def test_bad_usage(tmp_path):
+    assert capture("--out", tmp_path / "x").returncode == EXIT_USAGE
+    result = capture("--out", tmp_path / "x", "--", tmp_path / "missing")
+    assert result.returncode == EXIT_USAGE and "no such program" in result.stderr
+    assert capture("--core", tmp_path / "c", "--out", tmp_path / "x").returncode == EXIT_USAGE
+    help_text = subprocess.run(CLI + ["capture", "--help"], capture_output=True, text=True).stdout
+    assert "exit status:" in help_text and "4  the timeout was hit" in help_text
+
+
+# ---------------------------------------------------------------------------
+# A core file
+
+
+CORE_BUILD = next(p for p in BUILDS if p.values[0].id == "go1.27.3-noopt")
+
+
+@pytest.mark.parametrize("build", [CORE_BUILD])
+def test_core(build, loader, tmp_path):
+    core = tmp_path / "cgorange.core"
+    exe = binary(build)
+    run = run_gdb(["set print thread-events off", "break main.stopHere", "run > /dev/null", f"gcore {core}",
+                   "kill"], binary=exe, loader=loader, timeout=120)
+    assert core.exists(), run.text[-2000:]
+    out = tmp_path / "core-out"
+    result = capture("--core", core, "--exe", exe, "--out", out)
+    assert result.returncode == EXIT_OK, result.stderr
+    core.unlink()
+    (doc,) = load_dir(out)
+    assert doc["event"] == "core" and doc["program"]["kind"] == "core"
+    (iterator,) = doc["iterators"]
+    assert iterator["function"] == "main.rangeWithCgoCalls" and iterator["goroutine"] == 1
+    assert iterator["stale"] is True and doc["maps"][0]["address"] == iterator["map_address"]

@@ -1,0 +1,3 @@
+module example.com/captureprog
+
+go 1.19
