@@ -6,7 +6,7 @@ are the same in every supported version (reference §1.7).
 
 from __future__ import annotations
 
-from construct import Bytes, Int8ul, Int32sl, Int32ul, Int64ul, Struct
+from construct import Int8ul, Int32sl, Int32ul, Int64ul, Struct
 
 ABI_TYPE = Struct(
     "size" / Int64ul,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import gdb
 
@@ -84,6 +84,63 @@ class Found:
         }
 
 
+@dataclass
+class IteratorSearch:
+    """What one stack scan found, and what it looked at."""
+
+    results: List[Found]
+    scanned: List[Tuple[core.Goroutine, Any]]
+    current: core.CurrentGoroutine
+    notes: List[str]
+
+
+def find_iterators(all_goroutines: bool = False, map_address: Optional[int] = None) -> IteratorSearch:
+    """Every live iterator on the current goroutine's stack (or every goroutine's).
+
+    hiter-find prints this; hiter-snapshot and hiter-watch call it directly,
+    since a breakpoint's stop() cannot run a command through gdb.execute
+    (gdb then reports the same hit again).
+    """
+    layout, offsets = _layout(), _offsets()
+    memory = InferiorMemory()
+    current, state = gg.current_goroutine(memory, offsets)
+    notes = list(current.notes)
+    if all_goroutines:
+        walk = core.walk_allgs(memory, offsets, gg.allgs_address())
+        if walk.stopped:
+            notes.append(f"allgs: {walk.stopped}")
+        notes.extend(f"allgs[{index}] skipped: {why}" for index, why in walk.bad)
+        goroutines = walk.live()
+        sps = gg.running_sps(memory, offsets)
+    else:
+        goroutines = [current.goroutine]
+        sps = {current.goroutine.address: (state.sp, state.number)} if current.on_goroutine_stack else {}
+    results: List[Found] = []
+    scanned = []
+    for g in goroutines:
+        thread_sp = sps.get(g.address, (None, None))[0]
+        plan = core.scan_plan(g, thread_sp=thread_sp)
+        if plan is None:
+            continue
+        scanned.append((g, plan))
+        try:
+            data = memory.read(plan.start, plan.size)
+        except UnreadableMemory as error:
+            notes.append(f"goroutine {g.goid}: stack unreadable: {error}")
+            continue
+        found = mapdecode.scan_for_iterators(memory, layout, data, plan.start, map_address=map_address)
+        if not found:
+            continue
+        frames = gg.thread_frames(g.stack_lo, g.stack_hi) if g.address == current.goroutine.address \
+            and current.on_goroutine_stack else []
+        ranges = gg.text_ranges()
+        for iterator in found:
+            frame = core.frame_holding(iterator.address, frames) or gg.function_by_return_address(
+                memory, data, plan.start, iterator.address, ranges)
+            results.append(Found(g, iterator.address, iterator.map_address, iterator.state, frame))
+    return IteratorSearch(results, scanned, current, notes)
+
+
 class HiterFind(HiterCommand):
     name = "hiter-find"
     summary = "Find map iterators (range loops in progress) on the current goroutine's stack, or on every one's."
@@ -97,44 +154,9 @@ class HiterFind(HiterCommand):
 
     def run(self, args):
         _need_process()
-        layout, offsets = _layout(), _offsets()
-        memory = InferiorMemory()
         map_address = evaluate_address(args.map, "MAP-EXPR") if args.map else None
-        current, state = gg.current_goroutine(memory, offsets)
-        notes = list(current.notes)
-        if args.all_goroutines:
-            walk = core.walk_allgs(memory, offsets, gg.allgs_address())
-            if walk.stopped:
-                notes.append(f"allgs: {walk.stopped}")
-            notes.extend(f"allgs[{index}] skipped: {why}" for index, why in walk.bad)
-            goroutines = walk.live()
-            sps = gg.running_sps(memory, offsets)
-        else:
-            goroutines = [current.goroutine]
-            sps = {current.goroutine.address: (state.sp, state.number)} if current.on_goroutine_stack else {}
-        results: List[Found] = []
-        scanned = []
-        for g in goroutines:
-            thread_sp = sps.get(g.address, (None, None))[0]
-            plan = core.scan_plan(g, thread_sp=thread_sp)
-            if plan is None:
-                continue
-            scanned.append((g, plan))
-            try:
-                data = memory.read(plan.start, plan.size)
-            except UnreadableMemory as error:
-                notes.append(f"goroutine {g.goid}: stack unreadable: {error}")
-                continue
-            found = mapdecode.scan_for_iterators(memory, layout, data, plan.start, map_address=map_address)
-            if not found:
-                continue
-            frames = gg.thread_frames(g.stack_lo, g.stack_hi) if g.address == current.goroutine.address \
-                and current.on_goroutine_stack else []
-            ranges = gg.text_ranges()
-            for iterator in found:
-                frame = core.frame_holding(iterator.address, frames) or gg.function_by_return_address(
-                    memory, data, plan.start, iterator.address, ranges)
-                results.append(Found(g, iterator.address, iterator.map_address, iterator.state, frame))
+        search = find_iterators(all_goroutines=args.all_goroutines, map_address=map_address)
+        results, scanned, current, notes = search.results, search.scanned, search.current, search.notes
         if args.json:
             gdb.write(json.dumps([found.to_json() for found in results]) + "\n")
             return

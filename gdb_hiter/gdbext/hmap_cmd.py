@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any, Dict, Optional
 
 import gdb  # type: ignore[import-not-found]
 
@@ -64,18 +65,25 @@ class HmapShow(HiterCommand):
             limit = args.limit
         else:
             limit = None if args.json else maptext.DEFAULT_TEXT_LIMIT
-        ref = resolve_map(expression, args.type_name)
-        memory = InferiorMemory()
-        # The whole map is walked (counts, buckets and problems must be
-        # complete); the limit bounds what is rendered and printed.
-        decoded = ref.decode(memory=memory)
-        render_key, render_value = ref.renderers(memory)
-        doc = maptext.map_document(decoded, ref.type_name, render_key, render_value,
-                                   expression=expression, show=limit)
+        doc = map_document_for(expression, limit, args.type_name)
         if args.json:
             gdb.write(json.dumps(doc) + "\n")
         else:
             gdb.write(maptext.map_text(doc, limit=limit) + "\n")
+
+
+def map_document_for(expression: str, limit: Optional[int], type_name: Optional[str] = None) -> Dict[str, Any]:
+    """The ``hmap-show --json`` object of the map ``expression`` names.
+
+    The whole map is walked (counts, buckets and problems must be complete);
+    ``limit`` bounds how many entries are rendered.
+    """
+    ref = resolve_map(expression, type_name)
+    memory = InferiorMemory()
+    decoded = ref.decode(memory=memory)
+    render_key, render_value = ref.renderers(memory)
+    return maptext.map_document(decoded, ref.type_name, render_key, render_value,
+                                expression=expression, show=limit)
 
 
 def register() -> None:
