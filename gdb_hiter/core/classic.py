@@ -13,8 +13,6 @@ and the walk goes on where it can.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -47,6 +45,7 @@ from .classic_layouts import (
     flag_names,
 )
 from .layoututil import field_offsets
+from .gcpause import cyclic_gc_paused
 from .memory import MemoryReader, UnreadableMemory
 from .model import DecodedMap, Entry, Problem
 
@@ -276,21 +275,6 @@ class _LimitReached(Exception):
     pass
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused():
-    """Pause Python's cyclic GC while a walk allocates its many small objects.
-
-    A 1M-entry map creates millions of dicts and Entries; every few hundred
-    allocations would trigger a collection that re-scans all of them, which
-    made a walk 3-4x slower. The objects have no cycles, so nothing is lost.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Walk:
@@ -536,7 +520,7 @@ def decode_map(
             "pending": [],       # old buckets not yet evacuated
             "old_buckets": [],
         }
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         try:
             _walk_arrays(walk, header, detail)
         except _LimitReached:

@@ -9,6 +9,7 @@ binaries (``-ldflags='-s -w'``) lose ``.symtab`` and DWARF but keep
 from __future__ import annotations
 
 import functools
+import struct
 import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -37,6 +38,34 @@ class ExecutableFacts:
     buildinfo: Optional[BuildInfo]
 
 
+def symbol_value(elf: ELFFile, name: str) -> Optional[int]:
+    """A symbol's value from .symtab, by scanning the raw table.
+
+    pyelftools' get_symbol_by_name builds a dict of every symbol first
+    (50-170 ms on a Go binary); matching the name's string-table offsets
+    takes a few ms.
+    """
+    symtab = elf.get_section_by_name(".symtab")
+    if symtab is None or symtab.header.sh_entsize != 24:
+        return None
+    strings = elf.get_section(symtab.header.sh_link).data()
+    wanted = name.encode() + b"\x00"
+    name_offsets = set()
+    position = strings.find(wanted)
+    while position >= 0:
+        if position == 0 or strings[position - 1] == 0:
+            name_offsets.add(position)
+        position = strings.find(wanted, position + 1)
+    if not name_offsets:
+        return None
+    # Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64.
+    for st_name, _info, _other, _shndx, st_value, _size in struct.iter_unpack("<IBBHQQ", symtab.data()):
+        if st_name in name_offsets:
+            return st_value
+    return None
+
+
+
 class _Image:
     """An open ELF file with address-to-file-offset translation."""
 
@@ -48,11 +77,7 @@ class _Image:
         return {section.name for section in self.elf.iter_sections()}
 
     def symbol_address(self, name: str) -> Optional[int]:
-        table = self.elf.get_section_by_name(".symtab")
-        if table is None:
-            return None
-        symbols = table.get_symbol_by_name(name)
-        return symbols[0]["st_value"] if symbols else None
+        return symbol_value(self.elf, name)
 
     def read_virtual(self, address: int, size: int) -> bytes:
         for segment in self.elf.iter_segments():

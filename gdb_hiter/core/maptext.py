@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+from .gcpause import cyclic_gc_paused
 from .model import DecodedMap
 
 # Classic slot codes are the decoder's (classic_layouts.SLOT_CODES); Swiss
@@ -71,7 +72,8 @@ def map_document(decoded: DecodedMap, type_name: str, render_key=None, render_va
     entries = decoded.entries if show is None else decoded.entries[:show]
     doc["entries_found"] = len(decoded.entries)
     doc["entries_shown"] = len(entries)
-    doc["entries"] = [entry.to_json(render_key, render_value) for entry in entries]
+    with cyclic_gc_paused():
+        doc["entries"] = [entry.to_json(render_key, render_value) for entry in entries]
     return doc
 
 

@@ -24,7 +24,7 @@ class Entry:
         return {
             "key": render_key(self) if render_key else raw_text(self.key),
             "value": render_value(self) if render_value else raw_text(self.value),
-            "location": dict(self.location),
+            "location": self.location,  # each entry owns its location dict: no copy needed
         }
 
 

@@ -58,15 +58,49 @@ def render(gotype: Optional[GoType], data: bytes, memory: Optional[MemoryReader]
 def entry_renderers(key_type: Optional[GoType], elem_type: Optional[GoType],
                     memory: Optional[MemoryReader] = None, *, limits: RenderLimits = DEFAULT_LIMITS,
                     type_names: Optional[TypeNamer] = None):
-    """(render_key, render_value) callables for ``model.Entry.to_json``."""
+    """(render_key, render_value) callables for ``model.Entry.to_json``.
 
-    def render_key(entry: Entry) -> str:
-        return render(key_type, entry.key, memory, limits=limits, type_names=type_names)
+    Keys and values of a scalar kind (bools, integers, floats) take a direct
+    path: a map has up to millions of them, and building a renderer per value
+    dominated hmap-show's time. The text is the same as ``render`` gives.
+    """
 
-    def render_value(entry: Entry) -> str:
-        return render(elem_type, entry.value, memory, limits=limits, type_names=type_names)
+    def renderer(gotype: Optional[GoType], attribute: str):
+        scalar = _scalar_formatter(gotype)
+        size = gotype.size if gotype is not None else 0
 
-    return render_key, render_value
+        def render_general(entry: Entry) -> str:
+            return render(gotype, getattr(entry, attribute), memory, limits=limits, type_names=type_names)
+
+        if scalar is None:
+            return render_general
+
+        def render_scalar(entry: Entry) -> str:
+            data = getattr(entry, attribute)
+            if len(data) < size:
+                return render_general(entry)  # says what is wrong with the bytes
+            return scalar(data[:size])
+
+        return render_scalar
+
+    return renderer(key_type, "key"), renderer(elem_type, "value")
+
+
+def _scalar_formatter(gotype: Optional[GoType]):
+    """A bytes -> text function for bool, integer and float types, else None."""
+    if gotype is None or not gotype.expanded or gotype.size < _MINIMUM_SIZES.get(gotype.kind, 0):
+        return None
+    kind = gotype.kind
+    if kind == gotypes.BOOL:
+        return lambda data: _bool_text(data[0])
+    if kind in gotypes.SIGNED_INTEGER_KINDS:
+        return lambda data: str(int.from_bytes(data, "little", signed=True))
+    if kind in gotypes.UNSIGNED_INTEGER_KINDS:
+        return lambda data: hex(int.from_bytes(data, "little"))
+    if kind in gotypes.FLOAT_KINDS:
+        bits = gotype.size * 8
+        return lambda data: format_float(_unpack_float(data), bits)
+    return None
 
 
 class _Renderer:

@@ -14,13 +14,12 @@ Semantics follow ``internal/runtime/maps`` of go1.24.11 – go1.27.3
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .abitype import ABI_TYPE, KIND_MAP, kind_of
+from .gcpause import cyclic_gc_paused
 from .memory import MemoryReader, UnreadableMemory
 from .model import DecodedMap, Entry, Problem
 from .swiss_layouts import (
@@ -411,21 +410,6 @@ class _MapWalk:
             return pointer, b""
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused():
-    """Pause the cyclic garbage collector while a walk allocates millions of entries.
-
-    Entries hold no reference cycles, yet every 700 allocations CPython would
-    scan the young generation, and the older ones ever more often: with the
-    collector on, 1M entries take about three times as long.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _base_detail(layout: SwissLayout, maptype: SwissMapType, shape: str) -> Dict[str, Any]:
@@ -464,7 +448,7 @@ def decode_map(memory: MemoryReader, map_address: int, maptype: Union[SwissMapTy
     impl = "swiss-split" if maptype.split else "swiss"
     if map_address == 0:
         raise NilMap("nil map (Map address 0): it has no entries and no groups")
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _decode_map(memory, map_address, maptype, layout, impl, limit, max_groups)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import threading
 from typing import Dict, Iterator, Optional, Tuple
 
@@ -33,6 +32,7 @@ from elftools.dwarf.die import DIE
 from elftools.elf.elffile import ELFFile
 
 from .abitype import ABI_TYPE
+from .elfinfo import symbol_value
 from .memory import MemoryReader, UnreadableMemory
 
 DW_AT_GO_KIND = 0x2900
@@ -56,7 +56,7 @@ class _Binary:
         self._debug_info: Optional[bytes] = None
         self._offsets: Dict[str, Optional[int]] = {}
         self._all_map_offsets: Optional[Dict[str, int]] = None
-        self.types_base = _symbol_value(self.elf, TYPES_BASE_SYMBOL)
+        self.types_base = symbol_value(self.elf, TYPES_BASE_SYMBOL)
 
     @property
     def dwarf(self):
@@ -150,34 +150,6 @@ def _linker_types_unit(dwarf):
             if index >= 3:
                 break
     return None
-
-
-def _symbol_value(elf: ELFFile, name: str) -> Optional[int]:
-    """A symbol's value from .symtab, by scanning the raw table.
-
-    pyelftools' get_symbol_by_name builds a dict of every symbol first
-    (50-170 ms on a Go binary); matching the name's string-table offsets
-    takes a few ms.
-    """
-    symtab = elf.get_section_by_name(".symtab")
-    if symtab is None or symtab.header.sh_entsize != 24:
-        return None
-    strings = elf.get_section(symtab.header.sh_link).data()
-    wanted = name.encode() + b"\x00"
-    name_offsets = set()
-    position = strings.find(wanted)
-    while position >= 0:
-        if position == 0 or strings[position - 1] == 0:
-            name_offsets.add(position)
-        position = strings.find(wanted, position + 1)
-    if not name_offsets:
-        return None
-    # Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64.
-    for st_name, _info, _other, _shndx, st_value, _size in struct.iter_unpack("<IBBHQQ", symtab.data()):
-        if st_name in name_offsets:
-            return st_value
-    return None
-
 
 _cache: Dict[Tuple[str, int, int], _Binary] = {}
 _cache_lock = threading.Lock()

@@ -42,11 +42,19 @@ def _core_file_name() -> Optional[str]:
 
 
 def _build_version_from_memory() -> Optional[str]:
-    """``runtime.buildVersion`` as gdb sees it (the process, the core or the file)."""
+    """``runtime.buildVersion`` as gdb sees it (the process, the core or the file).
+
+    Looked up as a symbol, not parsed as an expression: with gdb's language
+    set to Go, a C cast makes gdb search every compilation unit first
+    (0.4-0.9 s on the first command of a session).
+    """
     try:
-        address = int(gdb.parse_and_eval("(unsigned long)&'runtime.buildVersion'"))
+        symbol = gdb.lookup_global_symbol("runtime.buildVersion")
+        if symbol is None:
+            return None  # stripped: no symbol
+        address = int(symbol.value().address)
     except gdb.error:
-        return None  # stripped: no symbol
+        return None
     try:
         return read_go_string(InferiorMemory(), address, limit=256)
     except Exception:

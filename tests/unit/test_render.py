@@ -50,6 +50,25 @@ def test_value_renders_exactly_as_go(case):
 
 
 @pytest.mark.parametrize("case", GOLDEN["values"], ids=[case["name"] for case in GOLDEN["values"]])
+def test_entry_renderers_give_go_text_for_every_value(case):
+    """The map-entry path (with its scalar shortcut) gives the same text as Go."""
+    gotype = GoType.from_json(case["type"])
+    data = bytes.fromhex(case["data"])
+    render_key, render_value = entry_renderers(gotype, gotype, _memory(case["segments"]))
+    entry = Entry(0x1000, 0x2000, data, data, {})
+    assert render_key(entry) == render_value(entry) == case["text"]
+
+
+def test_entry_renderers_scalar_shortcut_on_every_float_and_short_data():
+    float64 = GoType.basic(gotypes.FLOAT64)
+    render_key, _ = entry_renderers(float64, None)
+    for bits, text in GOLDEN["float64"]:
+        assert render_key(Entry(0, 0, int(bits, 16).to_bytes(8, "little"), b"", {})) == text
+    # too few bytes: the general renderer says what is wrong
+    assert render_key(Entry(0, 0, b"\x01\x02", b"", {})).startswith("<bad value: 2 bytes")
+
+
+@pytest.mark.parametrize("case", GOLDEN["values"], ids=[case["name"] for case in GOLDEN["values"]])
 def test_type_json_round_trips(case):
     gotype = GoType.from_json(case["type"])
     assert GoType.from_json(json.loads(json.dumps(gotype.to_json()))) == gotype
