@@ -1,14 +1,12 @@
 """The offline subcommands of ``gdb-hiter`` (no gdb needed): ``show``, ``diff``, ``redact``.
 
 ``add_offline_commands(subparsers)`` registers them on the ``gdb-hiter``
-parser (each sets ``handler``); ``python -m gdb_hiter.offline`` runs them on
-their own. Errors are one line on stderr, ``gdb-hiter: FILE: problem``, exit
+parser (each sets ``handler``). Errors are one line on stderr, ``gdb-hiter: FILE: problem``, exit
 status 2; success is 0.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import secrets
 import sys
@@ -133,18 +131,3 @@ def add_offline_commands(subparsers) -> None:
     redact.add_argument("--force", action="store_true", help="allow OUT to be IN")
     redact.set_defaults(handler=cmd_redact)
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gdb-hiter", description="gdb-hiter offline commands")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_offline_commands(commands)
-    return parser
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

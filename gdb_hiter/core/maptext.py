@@ -156,13 +156,18 @@ def _swiss_document(decoded: DecodedMap, doc: Dict[str, Any]) -> None:
 # Text
 
 
-def location_text(location: Dict[str, Any]) -> str:
-    """A short readable form of an entry's location (classic or Swiss)."""
+def location_text(location: Any) -> str:
+    """A short readable form of an entry's location (classic or Swiss).
+
+    Tolerant of missing keys: reports render locations read from snapshot files.
+    """
+    if not isinstance(location, dict):
+        return "—"
     if "array" in location:
-        text = f"{location['array']}[{location['bucket']}]"
+        text = f"{location['array']}[{location.get('bucket')}]"
         if location.get("overflow"):
             text += f" overflow {location['overflow']}"
-        return f"{text} slot {location['slot']}"
+        return f"{text} slot {location.get('slot')}"
     parts = []
     if location.get("table") is not None:
         parts.append(f"table {location['table']}")

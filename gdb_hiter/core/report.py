@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pygments.token import Token
 
+from .maptext import location_text
 from .snapshot import describe
 
 FORMATS = ("text", "markdown", "json")
@@ -54,23 +55,6 @@ def _value(name: str, value: Any) -> str:
     if value is None:
         return "—"
     return str(value)
-
-
-def location_text(location: Any) -> str:
-    if not isinstance(location, dict):
-        return "—"
-    if "array" in location:
-        text = f"{location['array']}[{location.get('bucket')}]"
-        if location.get("overflow"):
-            text += f" overflow {location['overflow']}"
-        return f"{text} slot {location.get('slot')}"
-    parts = []
-    if location.get("table") is not None:
-        parts.append(f"table {location['table']}")
-    if "group" in location:
-        parts.append(f"group {location['group']}")
-    parts.append(f"slot {location.get('slot')}")
-    return " ".join(parts)
 
 
 def _json(doc: Any) -> str:

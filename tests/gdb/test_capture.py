@@ -34,7 +34,7 @@ BUILDS = builds_of("cgorange", lambda b: not b.stripped)
 DATA = REPO / "tests" / "unit" / "data" / "capture"
 PROG_SOURCE = DATA / "prog"
 CLI = [sys.executable, "-c", "import sys; from gdb_hiter.capture import main; sys.exit(main())"]
-OFFLINE = [sys.executable, "-m", "gdb_hiter.offline"]
+OFFLINE = [sys.executable, "-m", "gdb_hiter.cli"]
 
 
 def capture(*args, timeout=240):

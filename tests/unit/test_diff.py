@@ -260,7 +260,7 @@ def test_render_snapshot_formats():
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "gdb_hiter.offline", *map(str, args)], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "gdb_hiter.cli", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, env=env)
 
 
