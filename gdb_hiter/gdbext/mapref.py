@@ -62,10 +62,10 @@ class MapRef:
         except ValueError as error:
             raise UserError(f"{self.expression}: {error}") from None
 
-    def renderers(self, memory=None):
+    def renderers(self, memory=None, limits: render.RenderLimits = render.DEFAULT_LIMITS):
         """(render_key, render_value) for ``Entry.to_json``."""
         memory = memory or InferiorMemory()
-        return render.entry_renderers(self.key_type, self.elem_type, memory,
+        return render.entry_renderers(self.key_type, self.elem_type, memory, limits=limits,
                                       type_names=gotypes_gdb.runtime_type_names(memory))
 
 
