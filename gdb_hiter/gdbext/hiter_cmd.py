@@ -215,12 +215,13 @@ class HiterShow(HiterCommand):
             raise UserError(f"no iterator at {address:#x}: {error}{hint}") from None
         data = iterator.to_json()
         if args.json:
-            gdb.write(json.dumps(data, default=_json_default) + "\n")
+            gdb.write(json.dumps(data, default=json_default) + "\n")
             return
         gdb.write(show_text(data, memory) + "\n")
 
 
-def _json_default(value):
+def json_default(value):
+    """How iterator JSON shows what json cannot: bytes as hex (hiter-show --json, snapshots)."""
     if isinstance(value, bytes):
         return value.hex()
     return str(value)

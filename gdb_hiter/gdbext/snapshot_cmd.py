@@ -115,15 +115,9 @@ def find_iterators(all_goroutines: bool = False, map_address: Optional[int] = No
     return [found.to_json() for found in search.results]
 
 
-def _json_default(value):
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
-
-
 def _plain(doc: Any) -> Any:
     """A JSON-ready copy (bytes as hex), as ``hiter-show --json`` prints it."""
-    return json.loads(json.dumps(doc, default=_json_default))
+    return json.loads(json.dumps(doc, default=hiter_cmd.json_default))
 
 
 def iterator_document(memory, layout, found: Dict[str, Any]) -> Dict[str, Any]:
