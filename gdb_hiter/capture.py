@@ -37,6 +37,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from .core.atomicfile import write_atomic
 from .core.diff import diff_snapshots
 from .core.report import render_diff
 from .core.snapshot import SnapshotError, read_snapshot
@@ -202,10 +203,7 @@ def read_captured(directory: str):
 
 
 def _write_text(path: str, text: str) -> None:
-    temp = path + ".tmp"
-    with open(temp, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temp, path)
+    write_atomic(path, text)
 
 
 def finish_directory(directory: str, outcome: Dict[str, Any]) -> Dict[str, Any]:

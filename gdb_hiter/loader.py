@@ -17,8 +17,9 @@ import os
 import site
 import sys
 import sysconfig
-import tempfile
 from pathlib import Path
+
+from .core.atomicfile import write_atomic
 
 LOADER_NAME = "gdb_hiter"
 GDBINIT_MARK = "# added by `gdb-hiter gdbinit --install`"
@@ -69,11 +70,7 @@ def write_loader() -> Path:
     """Write the loader atomically; returns its path."""
     target = loader_path()
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".gdb_hiter.")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(loader_text())
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, target)
+    write_atomic(target, loader_text())
     return target
 
 

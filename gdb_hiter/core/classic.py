@@ -47,7 +47,7 @@ from .classic_layouts import (
 from .layoututil import field_offsets
 from .gcpause import cyclic_gc_paused
 from .memory import MemoryReader, UnreadableMemory
-from .model import DecodedMap, Entry, Problem
+from .model import DecodedMap, EntryColumns, Problem
 
 # Walk bounds. A real map never comes near them; a corrupt one must not hang us.
 READ_CHUNK_BYTES = 4 << 20      # largest single read of a bucket array
@@ -58,7 +58,14 @@ LOWEST_POINTER = 0x1000         # nothing is mapped below this on linux/amd64
 HIGHEST_POINTER = 1 << 47       # user-space addresses on linux/amd64
 
 _U64 = struct.Struct("<Q")
-_EMPTY_TOPHASH = bytes(BUCKET_SLOTS)
+_NIL_POINTER = bytes(POINTER_SIZE)
+
+# An entry's location: which array, which bucket of it, how deep in its overflow chain, which slot.
+PLACE_FIELDS = (("array", str), ("bucket", int), ("overflow", int), ("slot", int))
+# tophash bytes -> 1 for a full slot, 0 otherwise; then the full slots of those 8 flags
+_FULL_TOPHASH = bytes(1 if byte >= MIN_TOP_HASH else 0 for byte in range(256))
+_FULL_SLOTS = {bytes(pattern >> slot & 1 for slot in range(BUCKET_SLOTS)):
+               tuple(slot for slot in range(BUCKET_SLOTS) if pattern >> slot & 1) for pattern in range(256)}
 
 
 class ClassicMapError(ValueError):
@@ -290,7 +297,7 @@ class _Walk:
         self.maptype = maptype
         self.limit = limit
         self.max_chain = max_chain
-        self.entries: List[Entry] = []
+        self.entries = EntryColumns(PLACE_FIELDS)
         self.problems: List[Problem] = []
         self.suppressed_problems = 0
         self.seen_overflow: set = set()
@@ -302,6 +309,7 @@ class _Walk:
         # offset of slot i's key / elem from the start of its bucket
         self.key_offsets = tuple(layout["keys"][0] + slot * maptype.keysize for slot in range(BUCKET_SLOTS))
         self.elem_offsets = tuple(layout["elems"][0] + slot * maptype.elemsize for slot in range(BUCKET_SLOTS))
+        self.elem_deltas = tuple(elem - key for key, elem in zip(self.key_offsets, self.elem_offsets))
 
     def problem(self, what: str, why: str, address: Optional[int] = None) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -309,8 +317,8 @@ class _Walk:
         else:
             self.suppressed_problems += 1
 
-    def read_array(self, base: int, count: int) -> Iterable[Tuple[int, bytes, int]]:
-        """Yield (index, buffer, offset of the bucket in buffer) over a bucket array.
+    def read_runs(self, base: int, count: int) -> Iterable[Tuple[int, bytes, int]]:
+        """Yield (first index, buffer, buckets in buffer) over a bucket array.
 
         Reads in chunks of at most READ_CHUNK_BYTES; a chunk that cannot be
         read is retried bucket by bucket so one bad page costs only its buckets.
@@ -320,48 +328,48 @@ class _Walk:
         for first in range(0, count, per_chunk):
             n = min(per_chunk, count - first)
             try:
-                chunk = self.memory.read(base + first * size, n * size)
+                yield first, self.memory.read(base + first * size, n * size), n
+                continue
             except UnreadableMemory:
-                for index in range(first, first + n):
-                    try:
-                        yield index, self.memory.read(base + index * size, size), 0
-                    except UnreadableMemory as error:
-                        self.walk_cut = True
-                        self.problem("unreadable-bucket", f"bucket {index} unreadable: {error}", base + index * size)
-                continue
-            for k in range(n):
-                yield first + k, chunk, k * size
+                pass
+            for index in range(first, first + n):
+                try:
+                    buffer = self.memory.read(base + index * size, size)
+                except UnreadableMemory as error:
+                    self.walk_cut = True
+                    self.problem("unreadable-bucket", f"bucket {index} unreadable: {error}", base + index * size)
+                    continue
+                yield index, buffer, 1
 
-    def take_entries(self, address: int, buffer: bytes, offset: int, array: str, index: int, depth: int) -> None:
-        """Append the full slots (tophash >= minTopHash) of the bucket at ``buffer[offset:]``."""
-        tophash = buffer[offset:offset + BUCKET_SLOTS]
-        if tophash == _EMPTY_TOPHASH:
-            return
-        entries = self.entries
-        room = self.limit - len(entries) if self.limit is not None else BUCKET_SLOTS
-        indirect = self.maptype.indirect_key or self.maptype.indirect_elem
-        keysize, elemsize = self.maptype.keysize, self.maptype.elemsize
-        key_offsets, elem_offsets = self.key_offsets, self.elem_offsets
-        base = address - offset   # address of buffer[0]
-        for slot, top in enumerate(tophash):
-            if top < MIN_TOP_HASH:
-                continue
-            if room <= 0:
-                raise _LimitReached
-            room -= 1
-            key_at = offset + key_offsets[slot]
-            elem_at = offset + elem_offsets[slot]
-            location = {"array": array, "bucket": index, "overflow": depth, "slot": slot}
-            if indirect:
-                entry = self.indirect_entry(address, buffer, offset, key_at, elem_at, location)
-                if entry is not None:
-                    entries.append(entry)
+    def take(self, buffer: bytes, buffer_address: int, places: List[tuple], key_ats: List[int]) -> None:
+        """Append the entries at ``places`` (array, bucket, overflow, slot) whose key slots
+        are at ``key_ats`` in ``buffer``. Raises _LimitReached once the caller's limit is reached.
+        """
+        columns = self.entries
+        limited = self.limit is not None and len(columns) + len(places) > self.limit
+        if limited:
+            room = max(self.limit - len(columns), 0)
+            places, key_ats = places[:room], key_ats[:room]
+        maptype = self.maptype
+        elem_deltas = self.elem_deltas
+        if maptype.indirect_key or maptype.indirect_elem:
+            for place, key_at in zip(places, key_ats):
+                bucket_at = key_at - self.key_offsets[place[3]]
+                self.indirect_entry(buffer_address + bucket_at, buffer, bucket_at, key_at,
+                                    key_at + elem_deltas[place[3]], place)
+        elif places:
+            keysize, elemsize = maptype.keysize, maptype.elemsize
+            if maptype.keysize == maptype.elemsize:   # one distance from key to elem for every slot
+                elem_ats = list(map(elem_deltas[0].__add__, key_ats))
             else:
-                entries.append(Entry(base + key_at, base + elem_at, buffer[key_at:key_at + keysize],
-                                     buffer[elem_at:elem_at + elemsize], location))
+                elem_ats = [at + elem_deltas[place[3]] for at, place in zip(key_ats, places)]
+            columns.add_run(buffer_address, key_ats, elem_ats, [buffer[at:at + keysize] for at in key_ats],
+                            [buffer[at:at + elemsize] for at in elem_ats], places)
+        if limited:
+            raise _LimitReached
 
-    def indirect_entry(self, address, buffer, offset, key_at, elem_at, location) -> Optional[Entry]:
-        """An entry whose key and/or elem slot holds a pointer to the real bytes."""
+    def indirect_entry(self, address, buffer, offset, key_at, elem_at, place) -> None:
+        """Append an entry whose key and/or elem slot holds a pointer to the real bytes."""
         maptype = self.maptype
         key_address = address + key_at - offset
         elem_address = address + elem_at - offset
@@ -378,9 +386,10 @@ class _Walk:
                 elem = buffer[elem_at:elem_at + maptype.elemsize]
         except UnreadableMemory as error:
             self.walk_cut = True
+            location = dict(zip(self.entries.place_names, place))
             self.problem("unreadable-entry", f"indirect key/elem of {location}: {error}", address)
-            return None
-        return Entry(key_address, elem_address, key, elem, location)
+            return
+        self.entries.append(key_address, elem_address, key, elem, place)
 
     def overflow_chain(self, first_address: int, buffer: bytes, offset: int,
                        where: str) -> Iterable[Tuple[int, int, bytes]]:
@@ -426,26 +435,49 @@ class _Walk:
         A record holds only strings and ints (tophash in hex, one class code
         per slot), so a big map's records are cheap and never scanned by the GC.
         """
+        for first, buffer, n in self.read_runs(base, count):
+            self.walk_run(array, base, first, buffer, n, records, take)
+
+    def walk_run(self, array: str, base: int, first: int, buffer: bytes, n: int, records: List[Dict[str, Any]],
+                 take: Optional[Callable[[int, int], bool]]) -> None:
+        """Buckets first..first+n-1, read into ``buffer``: the hot loop of a big map.
+
+        Works a run of buckets at a time (1M entries are ~260k buckets): the
+        entries of the buckets between two overflow chains are taken in one
+        go, and each chain is walked right after its bucket (memory order).
+        """
         size = self.maptype.bucketsize
+        starts = range(0, n * size, size)
+        buffer_address = base + first * size
+        tophashes = [buffer[at:at + BUCKET_SLOTS] for at in starts]
+        run_records = [{"index": first + k, "address": buffer_address + at, "tophash": tophash.hex(),
+                        "slots": tophash.translate(SLOT_CODE_TABLE).decode()}
+                       for k, (at, tophash) in enumerate(zip(starts, tophashes))]
+        records += run_records
+        full = [_FULL_SLOTS[tophash.translate(_FULL_TOPHASH)] for tophash in tophashes]
+        wanted = None
+        if take is not None:
+            wanted = [take(first + k, tophash[0]) for k, tophash in enumerate(tophashes)]
+            full = [slots if want else () for slots, want in zip(full, wanted)]
         overflow_at = self.overflow_offset
-        for index, buffer, offset in self.read_array(base, count):
-            address = base + index * size
-            tophash = buffer[offset:offset + BUCKET_SLOTS]
-            record = {
-                "index": index,
-                "address": address,
-                "tophash": tophash.hex(),
-                "slots": tophash.translate(SLOT_CODE_TABLE).decode(),
-            }
-            records.append(record)
-            wanted = take is None or take(index, tophash[0])
-            if wanted:
-                self.take_entries(address, buffer, offset, array, index, 0)
-            if not _U64.unpack_from(buffer, offset + overflow_at)[0]:
-                continue
-            overflow_records = record["overflow"] = []
+        key_offsets = self.key_offsets
+        chained = [k for k, at in enumerate(starts)
+                   if buffer[at + overflow_at:at + overflow_at + POINTER_SIZE] != _NIL_POINTER]
+        done = 0
+        for stop in chained + [n]:
+            # buckets done..stop, then the overflow chain of bucket ``stop``
+            last = min(stop, n - 1)
+            buckets = range(done, last + 1)
+            self.take(buffer, buffer_address,
+                      [(array, first + k, 0, slot) for k in buckets for slot in full[k]],
+                      [starts[k] + key_offsets[slot] for k in buckets for slot in full[k]])
+            done = last + 1
+            if stop == n:
+                break
+            index = first + stop
+            overflow_records = run_records[stop]["overflow"] = []
             for depth, overflow_address, overflow_buffer in self.overflow_chain(
-                address, buffer, offset, f"{array}[{index}]"
+                buffer_address + starts[stop], buffer, starts[stop], f"{array}[{index}]"
             ):
                 overflow_tophash = overflow_buffer[:BUCKET_SLOTS]
                 overflow_records.append({
@@ -454,8 +486,10 @@ class _Walk:
                     "tophash": overflow_tophash.hex(),
                     "slots": overflow_tophash.translate(SLOT_CODE_TABLE).decode(),
                 })
-                if wanted:
-                    self.take_entries(overflow_address, overflow_buffer, 0, array, index, depth)
+                if wanted is None or wanted[stop]:
+                    slots = _FULL_SLOTS[overflow_tophash.translate(_FULL_TOPHASH)]
+                    self.take(overflow_buffer, overflow_address, [(array, index, depth, slot) for slot in slots],
+                              [key_offsets[slot] for slot in slots])
 
 
 def decode_map(

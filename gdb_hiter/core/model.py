@@ -6,8 +6,9 @@ classic map and a Swiss map look the same to everything above the decoders.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 
 @dataclass
@@ -26,6 +27,119 @@ class Entry:
             "value": render_value(self) if render_value else raw_text(self.value),
             "location": self.location,  # each entry owns its location dict: no copy needed
         }
+
+
+class EntryColumns(Sequence):
+    """A map's live entries stored column by column, in memory order.
+
+    A big map has millions of entries: one ``Entry`` object and one location
+    dict per entry cost more than decoding them, so decoders append to plain
+    lists and ``Entry`` objects are made only for the entries someone asks
+    for (``columns[i]``, iteration). Bulk consumers (``hmap-show --json``)
+    read the columns directly.
+
+    A location is kept as a tuple of values for ``place_fields`` (declared by
+    the decoder, with each value's JSON kind: ``str`` for a decoder-chosen
+    identifier, ``int``, or ``list`` of ints); ``Entry.location`` is the dict
+    ``zip(place_fields, place)``.
+    """
+
+    def __init__(self, place_fields: Tuple[Tuple[str, type], ...]):
+        self.place_fields = tuple(place_fields)
+        self.keys: List[bytes] = []
+        self.values: List[bytes] = []
+        self.places: List[tuple] = []
+        # Addresses are seldom needed (not by hmap-show --json), so the walk
+        # keeps the offsets it sliced at, per buffer, and the address lists
+        # are made on first use: [(buffer address, key offsets, value offsets)].
+        self._address_runs: List[Tuple[int, List[int], List[int]]] = []
+        self._addresses: Optional[Tuple[List[int], List[int]]] = None
+
+    @property
+    def place_names(self) -> Tuple[str, ...]:
+        return tuple(name for name, _ in self.place_fields)
+
+    def append(self, key_address: int, value_address: int, key: bytes, value: bytes, place: tuple) -> None:
+        self.add_run(0, [key_address], [value_address], [key], [value], [place])
+
+    def add_run(self, base: int, key_offsets: List[int], value_offsets: List[int], keys: List[bytes],
+                values: List[bytes], places: List[tuple]) -> None:
+        """Entries whose key / value addresses are ``base`` plus the given offsets."""
+        self.keys += keys
+        self.values += values
+        self.places += places
+        self._address_runs.append((base, key_offsets, value_offsets))
+        self._addresses = None
+
+    def _address_columns(self) -> Tuple[List[int], List[int]]:
+        if self._addresses is None:
+            key_addresses: List[int] = []
+            value_addresses: List[int] = []
+            for base, key_offsets, value_offsets in self._address_runs:
+                key_addresses += [base + offset for offset in key_offsets]
+                value_addresses += [base + offset for offset in value_offsets]
+            self._addresses = (key_addresses, value_addresses)
+        return self._addresses
+
+    def _addresses_between(self, start: int, stop: int) -> Tuple[List[int], List[int]]:
+        """The addresses of entries start..stop-1, without making all of them."""
+        key_addresses: List[int] = []
+        value_addresses: List[int] = []
+        first = 0
+        for base, key_offsets, value_offsets in self._address_runs:
+            if first >= stop:
+                break
+            last = first + len(key_offsets)
+            if last > start:
+                low, high = max(start - first, 0), min(stop, last) - first
+                key_addresses += [base + offset for offset in key_offsets[low:high]]
+                value_addresses += [base + offset for offset in value_offsets[low:high]]
+            first = last
+        return key_addresses, value_addresses
+
+    @property
+    def key_addresses(self) -> List[int]:
+        return self._address_columns()[0]
+
+    @property
+    def value_addresses(self) -> List[int]:
+        return self._address_columns()[1]
+
+    def location(self, index: int) -> Dict[str, Any]:
+        return dict(zip(self.place_names, self.places[index]))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: Union[int, slice]):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if (start, stop, step) == (0, len(self), 1):
+                return self
+            part = EntryColumns(self.place_fields)
+            if step == 1 and self._addresses is None:
+                key_addresses, value_addresses = self._addresses_between(start, stop)
+            else:
+                key_addresses, value_addresses = self.key_addresses[index], self.value_addresses[index]
+            part.add_run(0, key_addresses, value_addresses, self.keys[index], self.values[index],
+                         self.places[index])
+            return part
+        return Entry(self.key_addresses[index], self.value_addresses[index], self.keys[index],
+                     self.values[index], self.location(index))
+
+    def __iter__(self) -> Iterator[Entry]:
+        names = self.place_names
+        for key_address, value_address, key, value, place in zip(
+                self.key_addresses, self.value_addresses, self.keys, self.values, self.places):
+            yield Entry(key_address, value_address, key, value, dict(zip(names, place)))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (list, tuple, EntryColumns)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"EntryColumns({len(self)} entries, places {self.place_names})"
 
 
 @dataclass
@@ -51,7 +165,7 @@ class DecodedMap:
     impl: str                       # "classic" | "swiss" | "swiss-split"
     count: int                      # hmap.count / Map.used as the runtime records it
     header: Dict[str, Any]          # decoded header fields by their runtime names
-    entries: List[Entry] = field(default_factory=list)
+    entries: Sequence = field(default_factory=list)   # EntryColumns from the decoders
     problems: List[Problem] = field(default_factory=list)
     detail: Dict[str, Any] = field(default_factory=dict)  # buckets / directory / tables, JSON-ready
     complete: bool = True           # False when a limit or a problem cut the walk short

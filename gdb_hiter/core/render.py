@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
+from array import array
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Dict, List, Optional, Tuple
@@ -57,33 +59,75 @@ def render(gotype: Optional[GoType], data: bytes, memory: Optional[MemoryReader]
 
 def entry_renderers(key_type: Optional[GoType], elem_type: Optional[GoType],
                     memory: Optional[MemoryReader] = None, *, limits: RenderLimits = DEFAULT_LIMITS,
-                    type_names: Optional[TypeNamer] = None):
-    """(render_key, render_value) callables for ``model.Entry.to_json``.
+                    type_names: Optional[TypeNamer] = None) -> Tuple["EntryRenderer", "EntryRenderer"]:
+    """(render_key, render_value): callables on a ``model.Entry``, with ``many`` for columns.
 
     Keys and values of a scalar kind (bools, integers, floats) take a direct
     path: a map has up to millions of them, and building a renderer per value
     dominated hmap-show's time. The text is the same as ``render`` gives.
     """
+    return (EntryRenderer(key_type, "key", memory, limits, type_names),
+            EntryRenderer(elem_type, "value", memory, limits, type_names))
 
-    def renderer(gotype: Optional[GoType], attribute: str):
-        scalar = _scalar_formatter(gotype)
-        size = gotype.size if gotype is not None else 0
 
-        def render_general(entry: Entry) -> str:
-            return render(gotype, getattr(entry, attribute), memory, limits=limits, type_names=type_names)
+class EntryRenderer:
+    """The ``%#v`` text of one side (key or value) of map entries.
 
-        if scalar is None:
-            return render_general
+    ``renderer(entry)`` renders one entry's key or value; ``renderer.many(datas)``
+    renders a column of raw byte strings (``EntryColumns.keys`` / ``.values``)
+    at once, which for scalar kinds is one ``array`` over the joined bytes.
+    """
 
-        def render_scalar(entry: Entry) -> str:
-            data = getattr(entry, attribute)
-            if len(data) < size:
-                return render_general(entry)  # says what is wrong with the bytes
-            return scalar(data[:size])
+    def __init__(self, gotype: Optional[GoType], attribute: str, memory: Optional[MemoryReader],
+                 limits: RenderLimits, type_names: Optional[TypeNamer]):
+        self.gotype = gotype
+        self.attribute = attribute
+        self.memory = memory
+        self.limits = limits
+        self.type_names = type_names
+        self.size = gotype.size if gotype is not None else 0
+        self.scalar = _scalar_formatter(gotype)
+        self.column = _scalar_column(gotype) if self.scalar is not None else None
 
-        return render_scalar
+    def one(self, data: bytes) -> str:
+        if self.scalar is not None and len(data) >= self.size:
+            return self.scalar(data[:self.size])
+        return render(self.gotype, data, self.memory, limits=self.limits, type_names=self.type_names)
 
-    return renderer(key_type, "key"), renderer(elem_type, "value")
+    def __call__(self, entry: Entry) -> str:
+        return self.one(getattr(entry, self.attribute))
+
+    def many(self, datas: List[bytes]) -> List[str]:
+        if self.column is not None:
+            joined = b"".join(datas)
+            if len(joined) == self.size * len(datas) and set(map(len, datas)) <= {self.size}:
+                return self.column(joined)
+        return [self.one(data) for data in datas]
+
+
+def _array_code(signed: bool, size: int) -> Optional[str]:
+    for code in ("bhilq" if signed else "BHILQ"):
+        if array(code).itemsize == size:
+            return code
+    return None
+
+
+def _scalar_column(gotype: GoType):
+    """A joined-bytes -> list of texts function for the kinds ``_scalar_formatter`` knows, or None."""
+    kind, size = gotype.kind, gotype.size
+    if kind == gotypes.BOOL and size == 1:
+        return lambda joined: [_bool_text(byte) for byte in joined]
+    if kind in gotypes.SIGNED_INTEGER_KINDS or kind in gotypes.UNSIGNED_INTEGER_KINDS:
+        signed = kind in gotypes.SIGNED_INTEGER_KINDS
+        code = _array_code(signed, size)
+        if code is None or sys.byteorder != "little":
+            return None
+        text = str if signed else hex
+        return lambda joined: list(map(text, array(code, joined)))
+    if kind in gotypes.FLOAT_KINDS and size in (4, 8) and sys.byteorder == "little":
+        code, bits = ("f", 32) if size == 4 else ("d", 64)
+        return lambda joined: [format_float(value, bits) for value in array(code, joined)]
+    return None
 
 
 def _scalar_formatter(gotype: Optional[GoType]):

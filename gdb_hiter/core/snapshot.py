@@ -18,9 +18,10 @@ import datetime
 import functools
 import json
 import os
-import tempfile
 from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence
+
+from .atomicfile import write_atomic
 
 FORMAT = "gdb-hiter-snapshot"
 VERSION = 1
@@ -145,39 +146,12 @@ def dumps(doc: Dict[str, Any]) -> str:
 
 
 def write_snapshot(doc: Dict[str, Any], path) -> None:
-    """Validate ``doc`` and write it to ``path`` atomically (temp file + fsync + os.replace)."""
+    """Validate ``doc`` and write it to ``path`` atomically and durably (temp file + fsync + os.replace)."""
     validate_snapshot(doc)
-    text = dumps(doc).encode("utf-8")
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+        write_atomic(path, dumps(doc), durable=True)
     except OSError as error:
-        raise SnapshotError(f"{path}: cannot write: {error.strerror or error}") from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException as error:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        if isinstance(error, OSError):
-            raise SnapshotError(f"{path}: cannot write: {error.strerror or error}") from None
-        raise
-    try:   # make the rename itself durable; not possible everywhere
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+        raise SnapshotError(f"{os.fspath(path)}: cannot write: {error.strerror or error}") from None
 
 
 def _reject_constant(name: str):

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from .abitype import ABI_TYPE, KIND_MAP, kind_of
 from .gcpause import cyclic_gc_paused
 from .memory import MemoryReader, UnreadableMemory
-from .model import DecodedMap, Entry, Problem
+from .model import DecodedMap, EntryColumns, Problem
 from .swiss_layouts import (
     CTRL_WORD_SIZE, FLAG_HASH_MIGHT_PANIC, FLAG_INDIRECT_ELEM, FLAG_INDIRECT_KEY,
     FLAG_NEED_KEY_UPDATE, GROUP_SLOTS, MAX_INLINE_ELEM, MAX_INLINE_KEY, MAX_TABLE_CAPACITY, POINTER_SIZE,
@@ -278,6 +278,12 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
 
 
+# An entry's location: the directory entries and ordinal of its table, its group and slot;
+# a small map has one group and no table.
+TABLE_PLACE_FIELDS = (("directory", list), ("table", int), ("group", int), ("slot", int))
+SMALL_PLACE_FIELDS = (("group", int), ("slot", int))
+
+
 class _WalkStopped(Exception):
     """Raised inside a walk after its Problem was recorded."""
 
@@ -292,7 +298,7 @@ class _MapWalk:
         self.layout = layout
         self.limit = limit
         self.groups_left = max_groups
-        self.entries: List[Entry] = []
+        self.entries = EntryColumns(TABLE_PLACE_FIELDS)
         self.problems: List[Problem] = []
         self.limited = False          # stopped by ``limit``
         self.slot_counts = {"full": 0, "deleted": 0, "empty": 0, "invalid": 0}
@@ -358,9 +364,10 @@ class _MapWalk:
         if not full:
             return
         directory, table = location.get("directory"), location.get("table")
+        entries = self.entries
         entry_count = sum(len(slots) for _, slots in full)
         if mt.indirect_key or mt.indirect_elem or table is None or (
-                self.limit is not None and len(self.entries) + entry_count > self.limit):
+                self.limit is not None and len(entries) + entry_count > self.limit):
             for index, slots in full:
                 self._collect_slow(data, index * group_size, slots, chunk_address + index * group_size,
                                    first_group + index, location)
@@ -369,21 +376,20 @@ class _MapWalk:
             return
         key_offsets, elem_offsets = self.key_offsets, self.elem_offsets
         key_slot, elem_slot = mt.key_slot_size, mt.elem_slot_size
-        # (offset of the key in data, offset of the element, group index, slot) per full slot
-        places = [(index * group_size + key_offsets[slot], index * group_size + elem_offsets[slot],
-                   first_group + index, slot) for index, slots in full for slot in slots]
-        self.entries += [
-            Entry(chunk_address + key_at, chunk_address + elem_at, data[key_at:key_at + key_slot],
-                  data[elem_at:elem_at + elem_slot],
-                  {"directory": directory, "table": table, "group": group, "slot": slot})
-            for key_at, elem_at, group, slot in places]
+        groups = [(index * group_size, first_group + index, slot) for index, slots in full for slot in slots]
+        key_ats = [base + key_offsets[slot] for base, _, slot in groups]
+        elem_ats = [base + elem_offsets[slot] for base, _, slot in groups]
+        entries.add_run(chunk_address, key_ats, elem_ats, [data[at:at + key_slot] for at in key_ats],
+                        [data[at:at + elem_slot] for at in elem_ats],
+                        [(directory, table, group, slot) for _, group, slot in groups])
 
     def _collect_slow(self, data: bytes, base: int, slots: Tuple[int, ...], group_address: int, group_index: int,
                       location: Dict[str, Any]) -> None:
         """One group's entries with every case handled: indirect slots, the limit, small maps."""
         mt = self.maptype
+        entries = self.entries
         for slot in slots:
-            if self.limit is not None and len(self.entries) >= self.limit:
+            if self.limit is not None and len(entries) >= self.limit:
                 self.limited = True
                 return
             key_at = base + self.key_offsets[slot]
@@ -392,21 +398,20 @@ class _MapWalk:
             value = data[elem_at:elem_at + mt.elem_slot_size]
             key_address = group_address + self.key_offsets[slot]
             value_address = group_address + self.elem_offsets[slot]
-            place = dict(location)
-            place["group"] = group_index
-            place["slot"] = slot
+            place = tuple(location.values()) + (group_index, slot)
             if mt.indirect_key:
                 key_address, key = self._follow(key, mt.key_size, "key", place)
             if mt.indirect_elem:
                 value_address, value = self._follow(value, mt.elem_size, "element", place)
-            self.entries.append(Entry(key_address, value_address, key, value, place))
+            entries.append(key_address, value_address, key, value, place)
 
-    def _follow(self, slot_bytes: bytes, size: int, what: str, place: Dict[str, Any]) -> Tuple[int, bytes]:
+    def _follow(self, slot_bytes: bytes, size: int, what: str, place: tuple) -> Tuple[int, bytes]:
         pointer = int.from_bytes(slot_bytes, "little")
         try:
             return pointer, self.memory.read(pointer, size) if size else b""
         except UnreadableMemory as error:
-            self.problems.append(Problem("indirect-unreadable", f"indirect {what} of {place}: {error}", pointer))
+            location = dict(zip(self.entries.place_names, place))
+            self.problems.append(Problem("indirect-unreadable", f"indirect {what} of {location}: {error}", pointer))
             return pointer, b""
 
 
@@ -488,6 +493,7 @@ def _decode_map(memory: MemoryReader, map_address: int, maptype: SwissMapType, l
 def _walk_small(walk: _MapWalk, header: Dict[str, Any], detail: Dict[str, Any]) -> bool:
     """A small map: ``dirPtr`` is one group of at most 8 entries."""
     group_address = header["dirPtr"]
+    walk.entries = EntryColumns(SMALL_PLACE_FIELDS)
     try:
         ctrls, ctrl_hex = walk.scan_groups(group_address, 1, {}, "small map group")
     except _WalkStopped:

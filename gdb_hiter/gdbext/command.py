@@ -13,6 +13,7 @@ from typing import List
 
 import gdb
 
+from ..core.gcpause import cyclic_gc_paused
 from ..core.memory import UnreadableMemory
 
 REGISTERED: List["HiterCommand"] = []
@@ -65,7 +66,10 @@ class HiterCommand(gdb.Command):
         except UserError as error:
             raise gdb.GdbError(str(error)) from None
         try:
-            self.run(args)
+            # A command on a big map allocates millions of objects that form no
+            # cycles; they are freed when run returns, before the collector is back.
+            with cyclic_gc_paused():
+                self.run(args)
         except gdb.GdbError:
             raise
         except UserError as error:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from typing import Any, Dict, Optional
 
 import gdb  # type: ignore[import-not-found]
 
 from ..core import maptext
+from ..core.atomicfile import write_atomic
 from .command import HiterCommand, UserError
 from .mapref import resolve_map
 from .memory import InferiorMemory
@@ -16,7 +17,8 @@ from .memory import InferiorMemory
 
 # hmap-show's options, as typed; everything else is the expression, kept verbatim
 # (gdb's argv splitting would drop the quotes of *('runtime.hmap' *)ADDR).
-_OPTION = re.compile(r"""(?:^|(?<=\s))(--json|-h|--help|--limit(?:\s+|=)\S+|--type(?:\s+|=)(?:'[^']*'|"[^"]*"|\S+))(?=\s|$)""")
+_OPTION = re.compile(r"""(?:^|(?<=\s))(--json|-h|--help|--limit(?:\s+|=)\S+|"""
+                     r"""--(?:type|output)(?:\s+|=)(?:'[^']*'|"[^"]*"|\S+))(?=\s|$)""")
 
 
 def split_options(argument: str):
@@ -49,6 +51,9 @@ class HmapShow(HiterCommand):
                             help=f"entries (and bucket/group rows) to show; 0 means all "
                                  f"(default {maptext.DEFAULT_TEXT_LIMIT} for text, all for --json)")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+        parser.add_argument("--output", metavar="FILE",
+                            help="write to FILE instead of the screen (replaced whole, never half-written); "
+                                 "prints one line saying what was written")
 
     def invoke(self, argument, from_tty):
         options, expression = split_options(argument)
@@ -65,11 +70,25 @@ class HmapShow(HiterCommand):
             limit = args.limit
         else:
             limit = None if args.json else maptext.DEFAULT_TEXT_LIMIT
-        doc = map_document_for(expression, limit, args.type_name)
         if args.json:
-            gdb.write(json.dumps(doc) + "\n")
+            decoded, type_name, render_key, render_value = _decoded_for(expression, args.type_name)
+            text = maptext.map_json(decoded, type_name, render_key, render_value, expression=expression, show=limit)
+            shown = min(len(decoded.entries), limit) if limit is not None else len(decoded.entries)
         else:
-            gdb.write(maptext.map_text(doc, limit=limit) + "\n")
+            doc = map_document_for(expression, limit, args.type_name)
+            text = maptext.map_text(doc, limit=limit)
+            shown = doc["entries_shown"]
+        if args.output is None:
+            gdb.write(text)
+            gdb.write("\n")
+            return
+        path = os.path.expanduser(args.output)
+        try:
+            size = write_atomic(path, (text, "\n"))
+        except OSError as error:
+            raise UserError(f"{args.output}: cannot write: {error.strerror or error}") from None
+        gdb.write(f"hmap-show: {shown} entries of {expression}, {'JSON' if args.json else 'text'}, "
+                  f"{size} bytes written to {path}\n")
 
 
 def map_document_for(expression: str, limit: Optional[int], type_name: Optional[str] = None) -> Dict[str, Any]:
@@ -78,12 +97,17 @@ def map_document_for(expression: str, limit: Optional[int], type_name: Optional[
     The whole map is walked (counts, buckets and problems must be complete);
     ``limit`` bounds how many entries are rendered.
     """
+    decoded, type_name, render_key, render_value = _decoded_for(expression, type_name)
+    return maptext.map_document(decoded, type_name, render_key, render_value, expression=expression, show=limit)
+
+
+def _decoded_for(expression: str, type_name: Optional[str]):
+    """(decoded map, its "map[K]V" name, key renderer, value renderer) for ``expression``."""
     ref = resolve_map(expression, type_name)
     memory = InferiorMemory()
     decoded = ref.decode(memory=memory)
     render_key, render_value = ref.renderers(memory)
-    return maptext.map_document(decoded, ref.type_name, render_key, render_value,
-                                expression=expression, show=limit)
+    return decoded, ref.type_name, render_key, render_value
 
 
 def register() -> None:
