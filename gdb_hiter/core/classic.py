@@ -14,6 +14,10 @@ and the walk goes on where it can.
 from __future__ import annotations
 
 import struct
+import json
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from itertools import compress
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -58,14 +62,16 @@ LOWEST_POINTER = 0x1000         # nothing is mapped below this on linux/amd64
 HIGHEST_POINTER = 1 << 47       # user-space addresses on linux/amd64
 
 _U64 = struct.Struct("<Q")
-_NIL_POINTER = bytes(POINTER_SIZE)
 
 # An entry's location: which array, which bucket of it, how deep in its overflow chain, which slot.
 PLACE_FIELDS = (("array", str), ("bucket", int), ("overflow", int), ("slot", int))
-# tophash bytes -> 1 for a full slot, 0 otherwise; then the full slots of those 8 flags
+# tophash byte -> 1 for a full slot, 0 otherwise
 _FULL_TOPHASH = bytes(1 if byte >= MIN_TOP_HASH else 0 for byte in range(256))
-_FULL_SLOTS = {bytes(pattern >> slot & 1 for slot in range(BUCKET_SLOTS)):
-               tuple(slot for slot in range(BUCKET_SLOTS) if pattern >> slot & 1) for pattern in range(256)}
+_NO_SLOTS = bytes(BUCKET_SLOTS)
+# a walk numbers the slots of a buffer of buckets 8 * bucket + slot
+assert BUCKET_SLOTS & (BUCKET_SLOTS - 1) == 0
+_BUCKET_OF_POSITION = (BUCKET_SLOTS.bit_length() - 1).__rrshift__   # position >> 3
+_SLOT_OF_POSITION = (BUCKET_SLOTS - 1).__and__                       # position & 7
 
 
 class ClassicMapError(ValueError):
@@ -284,6 +290,84 @@ class _LimitReached(Exception):
 
 
 
+class BucketRecords(Sequence):
+    """The records of one bucket array walk, as a sequence of dicts made on demand.
+
+    ``{"index", "address", "tophash" (hex), "slots" (one class code per slot)}``,
+    plus ``"overflow"``: the same for each bucket of its chain (with ``depth``
+    instead of ``index``) when the bucket has one. A 1M-entry map has ~260k
+    buckets; the walk keeps, per run of buckets read together, only ranges and
+    the run's tophash text, and ``json()`` writes them without a dict each.
+    """
+
+    def __init__(self):
+        self._runs: List[Tuple[int, int, int, int, str, str]] = []   # position, index, address, size, hex, codes
+        self._length = 0
+        self._overflow: Dict[int, List[Dict[str, Any]]] = {}           # position -> its chain's records
+
+    def add_run(self, first_index: int, address: int, size: int, tophashes: bytes) -> int:
+        """Buckets first_index... at address, address + size...; returns the position of the first."""
+        position = self._length
+        self._runs.append((position, first_index, address, size, tophashes.hex(),
+                           tophashes.translate(SLOT_CODE_TABLE).decode("ascii")))
+        self._length += len(tophashes) // BUCKET_SLOTS
+        return position
+
+    def overflow_of(self, position: int) -> List[Dict[str, Any]]:
+        """The (new, empty) list of overflow records of the bucket at ``position``."""
+        return self._overflow.setdefault(position, [])
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError("bucket record index out of range")
+        run = self._runs[bisect_right(self._runs, (index, 1 << 64)) - 1]
+        return self._record(run, index - run[0])
+
+    def _record(self, run, k: int) -> Dict[str, Any]:
+        position, first_index, address, size, hexes, codes = run
+        record = {"index": first_index + k, "address": address + k * size,
+                  "tophash": hexes[16 * k:16 * k + 16], "slots": codes[8 * k:8 * k + 8]}
+        chain = self._overflow.get(position + k)
+        if chain is not None:
+            record["overflow"] = chain
+        return record
+
+    def __iter__(self):
+        for run in self._runs:
+            for k in range(len(run[5]) // BUCKET_SLOTS):
+                yield self._record(run, k)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (list, BucketRecords)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    def json(self) -> str:
+        """``json.dumps(list(self))``, the same text."""
+        pieces = []
+        for position, first_index, address, size, hexes, codes in self._runs:
+            count = len(codes) // BUCKET_SLOTS
+            texts = map(_BUCKET_JSON.__mod__, zip(
+                range(first_index, first_index + count), range(address, address + count * size, size),
+                map(hexes.__getitem__, map(slice, range(0, 16 * count, 16), range(16, 16 * count + 16, 16))),
+                map(codes.__getitem__, map(slice, range(0, 8 * count, 8), range(8, 8 * count + 8, 8)))))
+            if any(position <= chained < position + count for chained in self._overflow):
+                texts = [json.dumps(self._record((position, first_index, address, size, hexes, codes), k))
+                         if position + k in self._overflow else text for k, text in enumerate(texts)]
+            pieces.append(", ".join(texts))
+        return "[" + ", ".join(piece for piece in pieces if piece) + "]"
+
+
+_BUCKET_JSON = '{"index": %d, "address": %d, "tophash": "%s", "slots": "%s"}'
+
+
 class _Walk:
     """One map walk: bucket records, entries and problems, with its bounds.
 
@@ -305,11 +389,13 @@ class _Walk:
         self.walk_cut = False      # a problem cost part of the walk (buckets, chains or entries)
         layout = field_offsets(bucket_struct(maptype.keysize, maptype.elemsize))
         assert layout["overflow"][0] + POINTER_SIZE == maptype.bucketsize
+        assert maptype.bucketsize % POINTER_SIZE == 0   # buckets end with a pointer: a whole number of words
         self.overflow_offset = layout["overflow"][0]
         # offset of slot i's key / elem from the start of its bucket
         self.key_offsets = tuple(layout["keys"][0] + slot * maptype.keysize for slot in range(BUCKET_SLOTS))
         self.elem_offsets = tuple(layout["elems"][0] + slot * maptype.elemsize for slot in range(BUCKET_SLOTS))
-        self.elem_deltas = tuple(elem - key for key, elem in zip(self.key_offsets, self.elem_offsets))
+        self.key_at_of: List[int] = []    # see slot_tables
+        self.elem_at_of: List[int] = []
 
     def problem(self, what: str, why: str, address: Optional[int] = None) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -341,30 +427,47 @@ class _Walk:
                     continue
                 yield index, buffer, 1
 
-    def take(self, buffer: bytes, buffer_address: int, places: List[tuple], key_ats: List[int]) -> None:
-        """Append the entries at ``places`` (array, bucket, overflow, slot) whose key slots
-        are at ``key_ats`` in ``buffer``. Raises _LimitReached once the caller's limit is reached.
+    def slot_tables(self, buckets: int) -> Tuple[List[int], List[int]]:
+        """(key offset, elem offset) from the start of a buffer of ``buckets`` buckets, by
+        position ``8 * bucket + slot``: made once per walk, grown when a longer buffer comes."""
+        size = self.maptype.bucketsize
+        key_at, elem_at = self.key_at_of, self.elem_at_of
+        for bucket in range(len(key_at) // BUCKET_SLOTS, buckets):
+            key_at += [bucket * size + offset for offset in self.key_offsets]
+            elem_at += [bucket * size + offset for offset in self.elem_offsets]
+        return key_at, elem_at
+
+    def take(self, buffer: bytes, buffer_address: int, array: str, first: int, depth: int,
+             positions: List[int]) -> None:
+        """Append the entries at ``positions`` (``8 * bucket + slot``, the bucket counted
+        from the start of ``buffer``, which holds buckets ``first``, ``first + 1``... of
+        ``array`` at overflow ``depth``). Raises _LimitReached once the caller's limit is reached.
         """
         columns = self.entries
-        limited = self.limit is not None and len(columns) + len(places) > self.limit
+        limited = self.limit is not None and len(columns) + len(positions) > self.limit
         if limited:
-            room = max(self.limit - len(columns), 0)
-            places, key_ats = places[:room], key_ats[:room]
+            positions = positions[:max(self.limit - len(columns), 0)]
+        if not positions:
+            if limited:
+                raise _LimitReached
+            return
+        key_at_of, elem_at_of = self.slot_tables(positions[-1] // BUCKET_SLOTS + 1)
+        buckets = list(map(first.__add__, map(_BUCKET_OF_POSITION, positions)))
+        slots = list(map(_SLOT_OF_POSITION, positions))
+        key_ats = list(map(key_at_of.__getitem__, positions))
+        elem_ats = list(map(elem_at_of.__getitem__, positions))
         maptype = self.maptype
-        elem_deltas = self.elem_deltas
         if maptype.indirect_key or maptype.indirect_elem:
-            for place, key_at in zip(places, key_ats):
-                bucket_at = key_at - self.key_offsets[place[3]]
-                self.indirect_entry(buffer_address + bucket_at, buffer, bucket_at, key_at,
-                                    key_at + elem_deltas[place[3]], place)
-        elif places:
+            for bucket, slot, key_at, elem_at in zip(buckets, slots, key_ats, elem_ats):
+                bucket_at = key_at - self.key_offsets[slot]
+                self.indirect_entry(buffer_address + bucket_at, buffer, bucket_at, key_at, elem_at,
+                                    (array, bucket, depth, slot))
+        else:
             keysize, elemsize = maptype.keysize, maptype.elemsize
-            if maptype.keysize == maptype.elemsize:   # one distance from key to elem for every slot
-                elem_ats = list(map(elem_deltas[0].__add__, key_ats))
-            else:
-                elem_ats = [at + elem_deltas[place[3]] for at, place in zip(key_ats, places)]
+            count = len(positions)
             columns.add_run(buffer_address, key_ats, elem_ats, [buffer[at:at + keysize] for at in key_ats],
-                            [buffer[at:at + elemsize] for at in elem_ats], places)
+                            [buffer[at:at + elemsize] for at in elem_ats],
+                            ([array] * count, buckets, [depth] * count, slots))
         if limited:
             raise _LimitReached
 
@@ -425,7 +528,7 @@ class _Walk:
             yield depth, next_address, buffer
             next_address = _U64.unpack_from(buffer, self.overflow_offset)[0]
 
-    def walk_array(self, array: str, base: int, count: int, records: List[Dict[str, Any]],
+    def walk_array(self, array: str, base: int, count: int, records: BucketRecords,
                    take: Optional[Callable[[int, int], bool]] = None) -> None:
         """Walk ``count`` buckets at ``base`` with their overflow chains, appending bucket records.
 
@@ -438,7 +541,7 @@ class _Walk:
         for first, buffer, n in self.read_runs(base, count):
             self.walk_run(array, base, first, buffer, n, records, take)
 
-    def walk_run(self, array: str, base: int, first: int, buffer: bytes, n: int, records: List[Dict[str, Any]],
+    def walk_run(self, array: str, base: int, first: int, buffer: bytes, n: int, records: BucketRecords,
                  take: Optional[Callable[[int, int], bool]]) -> None:
         """Buckets first..first+n-1, read into ``buffer``: the hot loop of a big map.
 
@@ -449,33 +552,29 @@ class _Walk:
         size = self.maptype.bucketsize
         starts = range(0, n * size, size)
         buffer_address = base + first * size
-        tophashes = [buffer[at:at + BUCKET_SLOTS] for at in starts]
-        run_records = [{"index": first + k, "address": buffer_address + at, "tophash": tophash.hex(),
-                        "slots": tophash.translate(SLOT_CODE_TABLE).decode()}
-                       for k, (at, tophash) in enumerate(zip(starts, tophashes))]
-        records += run_records
-        full = [_FULL_SLOTS[tophash.translate(_FULL_TOPHASH)] for tophash in tophashes]
+        # The run as 8-byte words: word 0 of each bucket is its 8 tophash bytes,
+        # the last one its overflow pointer; each column is one strided slice.
+        words = memoryview(buffer).cast("Q")
+        stride = size // POINTER_SIZE
+        tophashes = words[0::stride].tobytes()
+        position = records.add_run(first, buffer_address, size, tophashes)
+        full = tophashes.translate(_FULL_TOPHASH)   # one flag byte per slot, in memory order
         wanted = None
         if take is not None:
-            wanted = [take(first + k, tophash[0]) for k, tophash in enumerate(tophashes)]
-            full = [slots if want else () for slots, want in zip(full, wanted)]
-        overflow_at = self.overflow_offset
-        key_offsets = self.key_offsets
-        chained = [k for k, at in enumerate(starts)
-                   if buffer[at + overflow_at:at + overflow_at + POINTER_SIZE] != _NIL_POINTER]
+            wanted = [take(first + k, tophash0) for k, tophash0 in enumerate(tophashes[0::BUCKET_SLOTS])]
+            full = b"".join(full[8 * k:8 * k + 8] if want else _NO_SLOTS for k, want in enumerate(wanted))
+        positions = list(compress(range(n * BUCKET_SLOTS), full))
+        chained = list(compress(range(n), words[self.overflow_offset // POINTER_SIZE::stride]))
         done = 0
         for stop in chained + [n]:
-            # buckets done..stop, then the overflow chain of bucket ``stop``
-            last = min(stop, n - 1)
-            buckets = range(done, last + 1)
-            self.take(buffer, buffer_address,
-                      [(array, first + k, 0, slot) for k in buckets for slot in full[k]],
-                      [starts[k] + key_offsets[slot] for k in buckets for slot in full[k]])
-            done = last + 1
+            # the entries of buckets up to ``stop``, then those of its overflow chain
+            end = bisect_left(positions, BUCKET_SLOTS * (stop + 1), done)
+            self.take(buffer, buffer_address, array, first, 0, positions[done:end])
+            done = end
             if stop == n:
                 break
             index = first + stop
-            overflow_records = run_records[stop]["overflow"] = []
+            overflow_records = records.overflow_of(position + stop)
             for depth, overflow_address, overflow_buffer in self.overflow_chain(
                 buffer_address + starts[stop], buffer, starts[stop], f"{array}[{index}]"
             ):
@@ -487,9 +586,8 @@ class _Walk:
                     "slots": overflow_tophash.translate(SLOT_CODE_TABLE).decode(),
                 })
                 if wanted is None or wanted[stop]:
-                    slots = _FULL_SLOTS[overflow_tophash.translate(_FULL_TOPHASH)]
-                    self.take(overflow_buffer, overflow_address, [(array, index, depth, slot) for slot in slots],
-                              [key_offsets[slot] for slot in slots])
+                    self.take(overflow_buffer, overflow_address, array, index, depth,
+                              list(compress(range(BUCKET_SLOTS), overflow_tophash.translate(_FULL_TOPHASH))))
 
 
 def decode_map(
@@ -517,7 +615,7 @@ def decode_map(
         "maptype": maptype.to_json(),
         "bucket_count": bucket_count,
         "slot_codes": dict(SLOT_CODES),
-        "buckets": [],
+        "buckets": BucketRecords(),
         "growth": None,
         "extra": None,
         "overflow_buckets": 0,
@@ -552,7 +650,7 @@ def decode_map(
             "same_size": bool(header["flags"] & FLAG_SAME_SIZE_GROW),
             "old_bucket_count": old_count,
             "pending": [],       # old buckets not yet evacuated
-            "old_buckets": [],
+            "old_buckets": BucketRecords(),
         }
     with cyclic_gc_paused():
         try:

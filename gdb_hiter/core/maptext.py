@@ -9,12 +9,12 @@ classified, problems, then the entries with where they sit in memory.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import json
 import re
+from itertools import groupby
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from operator import itemgetter
 
 from .gcpause import cyclic_gc_paused
 from .model import DecodedMap, EntryColumns, raw_text
@@ -25,23 +25,22 @@ CLASSIC_SLOT_LEGEND = "F full, 0 emptyRest, 1 emptyOne, 2 evacuatedX, 3 evacuate
 SWISS_SLOT_LEGEND = "F full, E empty (0x80), D deleted (0xfe), ? invalid"
 SWISS_SLOT_CODES = {"F": "full", "E": "empty", "D": "deleted", "?": "invalid"}
 
+SWISS_GROUP_SLOTS = 8        # slots (control bytes) per group
+ENTRIES_PER_PIECE = 1 << 15  # entries per piece of map_json_parts (~4 MB of JSON)
 DEFAULT_TEXT_LIMIT = 100     # entries (and bucket/group rows) hmap-show prints by default
 MAX_COLUMN = 48              # a key or value wider than this does not widen its column further
 
 
+# control byte -> slot code: full (0x00-0x7f), empty (0x80), deleted (0xfe), anything else invalid
+SWISS_SLOT_CODE_TABLE = bytes.maketrans(bytes(range(256)), b"F" * 0x80 + b"E" + b"?" * 0x7D + b"D?")
+
+
 def swiss_slot_codes(ctrl_hex: str) -> str:
-    """One letter per control byte (slot 0 first): F full, E empty, D deleted, ? invalid."""
-    codes = []
-    for byte in bytes.fromhex(ctrl_hex):
-        if byte < 0x80:
-            codes.append("F")
-        elif byte == 0x80:
-            codes.append("E")
-        elif byte == 0xFE:
-            codes.append("D")
-        else:
-            codes.append("?")
-    return "".join(codes)
+    """One letter per control byte (slot 0 first): F full, E empty, D deleted, ? invalid.
+
+    Several groups' control words may be given end to end (one translate for a whole table).
+    """
+    return bytes.fromhex(ctrl_hex).translate(SWISS_SLOT_CODE_TABLE).decode("ascii")
 
 
 # ---------------------------------------------------------------------------
@@ -49,12 +48,14 @@ def swiss_slot_codes(ctrl_hex: str) -> str:
 
 
 def map_document(decoded: DecodedMap, type_name: str, render_key=None, render_value=None,
-                 *, expression: Optional[str] = None, show: Optional[int] = None) -> Dict[str, Any]:
+                 *, expression: Optional[str] = None, show: Optional[int] = None,
+                 rows: bool = True) -> Dict[str, Any]:
     """The JSON-ready description of a decoded map (see docs/maps.md for the keys).
 
     ``show`` bounds the entries rendered into ``entries`` (the first ones in
     memory order); the walk itself is the caller's (hmap-show walks the whole
-    map so that counts, buckets and problems are complete).
+    map so that counts, buckets and problems are complete). ``rows=False``
+    leaves a Swiss map's ``groups`` as the marker map_json_parts fills in.
     """
     header = {name: value for name, value in decoded.header.items() if name not in ("flag_names", "address")}
     doc: Dict[str, Any] = {
@@ -70,9 +71,9 @@ def map_document(decoded: DecodedMap, type_name: str, render_key=None, render_va
         "maptype": decoded.detail.get("maptype"),
     }
     if decoded.impl == "classic":
-        _classic_document(decoded, doc)
+        _classic_document(decoded, doc, rows)
     else:
-        _swiss_document(decoded, doc)
+        _swiss_document(decoded, doc, rows)
     doc["problems"] = [problem.to_json() for problem in decoded.problems]
     entries = decoded.entries if show is None else decoded.entries[:show]
     doc["entries_found"] = len(decoded.entries)
@@ -84,34 +85,80 @@ def map_document(decoded: DecodedMap, type_name: str, render_key=None, render_va
 
 def map_json(decoded: DecodedMap, type_name: str, render_key=None, render_value=None,
              *, expression: Optional[str] = None, show: Optional[int] = None) -> str:
-    """``json.dumps(map_document(...))``, the same text, made fast for big maps.
+    """``json.dumps(map_document(...))``, the same text, made fast for big maps (see map_json_parts)."""
+    return "".join(map_json_parts(decoded, type_name, render_key, render_value, expression=expression, show=show))
+
+
+def map_json_parts(decoded: DecodedMap, type_name: str, render_key=None, render_value=None,
+                   *, expression: Optional[str] = None, show: Optional[int] = None) -> Iterator[str]:
+    """``json.dumps(map_document(...))`` as pieces, to be written one after the other.
 
     The entries array is most of a big map's document (1M entries are
-    ~140 MB of JSON): it is written from the columns without a dict per
-    entry, and the rest of the document goes through ``json.dumps``.
+    ~140 MB of JSON): it is made from the columns without a dict per entry,
+    ENTRIES_PER_PIECE entries at a time, so a big map never exists as one
+    giant string; the rest of the document goes through ``json.dumps``.
     """
     entries = decoded.entries if show is None else decoded.entries[:show]
     if not isinstance(entries, EntryColumns):
-        return json.dumps(map_document(decoded, type_name, render_key, render_value,
-                                       expression=expression, show=show))
-    doc = map_document(decoded, type_name, render_key, render_value, expression=expression, show=0)
+        yield json.dumps(map_document(decoded, type_name, render_key, render_value,
+                                      expression=expression, show=show))
+        return
+    doc = map_document(decoded, type_name, render_key, render_value, expression=expression, show=0, rows=False)
     doc["entries_shown"] = len(entries)
+    growth = decoded.detail.get("growth") or {}
+    writers = {"buckets": lambda: _records_json(decoded.detail.get("buckets", [])),
+               "old_buckets": lambda: _records_json(growth.get("old_buckets", [])),
+               "groups": lambda: _group_rows_json(decoded)}
+    # the big lists of rows, in document order, written from what the decoder kept
+    rows = {name: writers[name] for name, value in doc.items() if name in _ROWS_MARK and value == _ROWS_MARK[name]}
     head = json.dumps(doc)
     empty_tail = '"entries": []}'
     if not head.endswith(empty_tail):   # "entries" is map_document's last key
         raise AssertionError("map_document no longer ends with its entries")
+    head = head[:-len(empty_tail)]
+    for name, write in rows.items():
+        before, mark, head = head.partition(json.dumps(doc[name]))
+        if not mark:
+            raise AssertionError(f"the {name} marker is not in the document")
+        yield before
+        yield write()
+    yield head + '"entries": ['
+    del doc, head, rows
     with cyclic_gc_paused():
-        return f"{head[:-len(empty_tail)]}\"entries\": [{_entries_json(entries, render_key, render_value)}]}}"
+        for first in range(0, len(entries), ENTRIES_PER_PIECE):
+            piece = _entries_json(entries[first:first + ENTRIES_PER_PIECE], render_key, render_value)
+            yield piece if first == 0 else ", " + piece
+    yield "]}"
+
+
+def _group_rows_json(decoded: DecodedMap) -> str:
+    """json.dumps of the Swiss group rows (ints, a null table for a small map, hex and slot codes)."""
+    columns = _swiss_group_columns(decoded)
+    if columns[0][:1] == [None]:   # a small map: one group
+        return json.dumps([dict(zip(GROUP_ROW_FIELDS, row)) for row in zip(*columns)])
+    template = '{"table": %d, "group": %d, "address": %d, "ctrl": "%s", "slots": "%s"}'
+    return "[" + ", ".join(map(template.__mod__, zip(*columns))) + "]"
+
+
+def _records_json(records) -> str:
+    """json.dumps of a list of row dicts, by the rows' own writer when they have one
+    (classic.BucketRecords)."""
+    writer = getattr(records, "json", None)
+    return writer() if writer is not None else json.dumps(list(records))
 
 
 def entry_documents(entries, render_key=None, render_value=None) -> List[Dict[str, Any]]:
     """``[entry.to_json(render_key, render_value) ...]`` for a list of Entry or an EntryColumns."""
     if not isinstance(entries, EntryColumns):
         return [entry.to_json(render_key, render_value) for entry in entries]
+    return [{"key": key, "value": value, "location": location}
+            for key, value, location in zip(_texts(render_key, entries, "keys"),
+                                            _texts(render_value, entries, "values"), _locations(entries))]
+
+
+def _locations(entries: EntryColumns) -> List[Dict[str, Any]]:
     names = entries.place_names
-    return [{"key": key, "value": value, "location": dict(zip(names, place))}
-            for key, value, place in zip(_texts(render_key, entries, "keys"), _texts(render_value, entries, "values"),
-                                         entries.places)]
+    return [dict(zip(names, place)) for place in zip(*entries.place_columns)]
 
 
 def _texts(renderer, entries: EntryColumns, side: str) -> List[str]:
@@ -129,12 +176,18 @@ def _texts(renderer, entries: EntryColumns, side: str) -> List[str]:
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
 
 
-def _json_string_template(texts: List[str]) -> Tuple[str, List[str]]:
-    """(template part, texts) so that ``part % text`` is ``json.dumps(text)`` for every text.
+def _json_column(renderer, entries: EntryColumns, side: str) -> Tuple[str, Sequence[Any]]:
+    """(template part, items) so that ``part % items[i]`` is json.dumps of the i-th rendered text.
 
-    Rendered scalars (digits, ``true``, ``0x1f``) need no escaping: then the
-    part is ``"%s"`` and nothing is encoded per text.
+    Integers are formatted by ``%`` straight from their array; other
+    rendered texts that need no escaping (``true``, ``1.5``) are quoted as
+    they are; only the rest goes through json's string encoder.
     """
+    printf_column = getattr(renderer, "printf_column", None)
+    numbers = printf_column(getattr(entries, side)) if printf_column is not None else None
+    if numbers is not None:
+        return f'"{numbers[0]}"', numbers[1]
+    texts = _texts(renderer, entries, side)
     joined = "".join(texts)
     if joined.isascii() and not _NEEDS_ESCAPE.search(joined):
         return '"%s"', texts
@@ -147,46 +200,51 @@ def _entries_json(entries: EntryColumns, render_key, render_value) -> str:
     One ``%`` template per map fills in key, value and every location field:
     no dict per entry.
     """
-    key_part, keys = _json_string_template(_texts(render_key, entries, "keys"))
-    value_part, values = _json_string_template(_texts(render_value, entries, "values"))
+    key_part, keys = _json_column(render_key, entries, "keys")
+    value_part, values = _json_column(render_value, entries, "values")
     location_part = _location_template(entries)
-    if location_part is None or not entries.places:
-        locations = [json.dumps(location) for location in entry_documents_locations(entries)]
-        columns: List[Any] = [locations]
+    if location_part is None:
+        columns: List[Any] = [list(map(json.dumps, _locations(entries)))]
         location_part = "%s"
     else:
-        columns = [list(map(itemgetter(index), entries.places)) for index in range(len(entries.place_fields))]
+        columns = [_list_texts(column) if kind is list else column
+                   for (_, kind), column in zip(entries.place_fields, entries.place_columns)]
     template = f'{{"key": {key_part}, "value": {value_part}, "location": {location_part}}}'
     return ", ".join(map(template.__mod__, zip(keys, values, *columns)))
 
 
-def entry_documents_locations(entries: EntryColumns):
-    names = entries.place_names
-    return (dict(zip(names, place)) for place in entries.places)
+def _list_texts(column: List[list]) -> List[str]:
+    """``json.dumps`` of each list in ``column``, made once per run of the same list object
+    (a Swiss table's directory span repeats for every entry of the table)."""
+    texts: List[str] = []
+    for _, run in groupby(column, key=id):
+        run = list(run)
+        texts += [json.dumps(run[0])] * len(run)
+    return texts
 
 
 def _location_template(entries: EntryColumns) -> Optional[str]:
-    """A ``%`` template that writes a place's fields as json.dumps writes its location dict.
+    """A ``%`` template that writes a location's fields as json.dumps writes its dict.
 
-    ``%s`` of an int, and of a list of ints, is their JSON text; a string
+    ``%s`` of an int is its JSON text (lists are given as their JSON text); a string
     field is quoted, which is exact only for plain identifiers: the decoders'
     strings are ("buckets", "oldbuckets"), checked here over the distinct values.
     """
     parts = []
-    for index, (name, kind) in enumerate(entries.place_fields):
+    for (name, kind), column in zip(entries.place_fields, entries.place_columns):
         if kind is str:
             if not all(isinstance(value, str) and encode_basestring_ascii(value) == f'"{value}"'
-                       for value in set(map(itemgetter(index), entries.places))):
+                       for value in set(column)):
                 return None
             parts.append(f'{encode_basestring_ascii(name)}: "%s"')
-        elif kind in (int, list):
+        elif kind in (int, list):   # an int's %s is its JSON; a list comes as its JSON text (_list_texts)
             parts.append(f"{encode_basestring_ascii(name)}: %s")
         else:
             return None
     return "{" + ", ".join(parts) + "}"
 
 
-def _classic_document(decoded: DecodedMap, doc: Dict[str, Any]) -> None:
+def _classic_document(decoded: DecodedMap, doc: Dict[str, Any], rows: bool = True) -> None:
     header, detail = decoded.header, decoded.detail
     growth = detail.get("growth")
     doc.update({
@@ -200,7 +258,7 @@ def _classic_document(decoded: DecodedMap, doc: Dict[str, Any]) -> None:
         "overflow_buckets": detail.get("overflow_buckets"),
         "buckets_address": header.get("buckets"),
         "growth": None,
-        "buckets": list(detail.get("buckets", [])),
+        "buckets": list(detail.get("buckets", [])) if rows else _ROWS_MARK["buckets"],
         "old_buckets": [],
         "extra": detail.get("extra"),
     })
@@ -212,22 +270,44 @@ def _classic_document(decoded: DecodedMap, doc: Dict[str, Any]) -> None:
             "nevacuate": growth["nevacuate"],
             "pending": list(growth["pending"]),
         }
-        doc["old_buckets"] = list(growth.get("old_buckets", []))
+        doc["old_buckets"] = list(growth.get("old_buckets", [])) if rows else _ROWS_MARK["old_buckets"]
 
 
-def _swiss_document(decoded: DecodedMap, doc: Dict[str, Any]) -> None:
-    header, detail = decoded.header, decoded.detail
-    flags = [name for name in ("writing", "tombstonePossible") if header.get(name)]
+GROUP_ROW_FIELDS = ("table", "group", "address", "ctrl", "slots")
+# where map_json_parts writes the big lists of rows (json.dumps escapes the NULs)
+_ROWS_MARK = {name: f"\x00{name}\x00" for name in ("buckets", "old_buckets", "groups")}
+
+
+def _swiss_group_columns(decoded: DecodedMap) -> Tuple[list, ...]:
+    """The group rows of a Swiss map as one list per GROUP_ROW_FIELDS field, in memory order."""
+    detail = decoded.detail
     group_size = (detail.get("maptype") or {}).get("group_size", 0)
-    tables: List[Dict[str, Any]] = []
-    groups: List[Dict[str, Any]] = []
+    columns: Tuple[list, ...] = ([], [], [], [], [])
+    tables, indexes, addresses, ctrls, codes = columns
     small = detail.get("small_group")
     if small is not None:
-        groups.append({"table": None, "group": 0, "address": small["address"], "ctrl": small["ctrl"],
-                       "slots": swiss_slot_codes(small["ctrl"])})
+        tables.append(None)
+        indexes.append(0)
+        addresses.append(small["address"])
+        ctrls.append(small["ctrl"])
+        codes.append(swiss_slot_codes(small["ctrl"]))
     for ordinal, table in enumerate(detail.get("tables", [])):
-        group_data = table["groups"]["data"]
-        ctrls = table.get("group_ctrls", [])
+        group_ctrls = table.get("group_ctrls", [])
+        count, data = len(group_ctrls), table["groups"]["data"]
+        table_codes = swiss_slot_codes("".join(group_ctrls))
+        tables += [ordinal] * count
+        indexes += range(count)
+        addresses += range(data, data + count * group_size, group_size)
+        ctrls += group_ctrls
+        codes += [table_codes[at:at + SWISS_GROUP_SLOTS] for at in range(0, len(table_codes), SWISS_GROUP_SLOTS)]
+    return columns
+
+
+def _swiss_document(decoded: DecodedMap, doc: Dict[str, Any], rows: bool = True) -> None:
+    header, detail = decoded.header, decoded.detail
+    flags = [name for name in ("writing", "tombstonePossible") if header.get(name)]
+    tables: List[Dict[str, Any]] = []
+    for ordinal, table in enumerate(detail.get("tables", [])):
         tables.append({
             "table": ordinal,
             "address": table["address"],
@@ -237,13 +317,14 @@ def _swiss_document(decoded: DecodedMap, doc: Dict[str, Any]) -> None:
             "used": table["used"],
             "capacity": table["capacity"],
             "growthLeft": table["growthLeft"],
-            "groups_address": group_data,
+            "groups_address": table["groups"]["data"],
             "group_count": table["groups"]["lengthMask"] + 1,
             "slots": dict(table.get("slots", {})),
             "stale": table.get("stale", False),
         })
-        groups += [{"table": ordinal, "group": index, "address": group_data + index * group_size,
-                    "ctrl": ctrl, "slots": swiss_slot_codes(ctrl)} for index, ctrl in enumerate(ctrls)]
+    groups: Any = _ROWS_MARK["groups"]
+    if rows:
+        groups = [dict(zip(GROUP_ROW_FIELDS, row)) for row in zip(*_swiss_group_columns(decoded))]
     directory = detail.get("directory")
     doc.update({
         "flags": flags,

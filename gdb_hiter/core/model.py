@@ -38,40 +38,51 @@ class EntryColumns(Sequence):
     for (``columns[i]``, iteration). Bulk consumers (``hmap-show --json``)
     read the columns directly.
 
-    A location is kept as a tuple of values for ``place_fields`` (declared by
-    the decoder, with each value's JSON kind: ``str`` for a decoder-chosen
-    identifier, ``int``, or ``list`` of ints); ``Entry.location`` is the dict
-    ``zip(place_fields, place)``.
+    Locations are columns too: one list per field of ``place_fields``
+    (declared by the decoder with each value's JSON kind: ``str`` for a
+    decoder-chosen identifier, ``int``, or ``list`` of ints), so that a run
+    of entries in one table repeats its table ordinal as ``[ordinal] * n``.
+    ``Entry.location`` is the dict of the entry's value in each column.
     """
 
     def __init__(self, place_fields: Tuple[Tuple[str, type], ...]):
         self.place_fields = tuple(place_fields)
         self.keys: List[bytes] = []
         self.values: List[bytes] = []
-        self.places: List[tuple] = []
+        self.place_columns: List[list] = [[] for _ in self.place_fields]
         # Addresses are seldom needed (not by hmap-show --json), so the walk
         # keeps the offsets it sliced at, per buffer, and the address lists
         # are made on first use: [(buffer address, key offsets, value offsets)].
         self._address_runs: List[Tuple[int, List[int], List[int]]] = []
         self._addresses: Optional[Tuple[List[int], List[int]]] = None
+        self._address_source: Optional[Tuple["EntryColumns", int, int]] = None   # a slice of these
 
     @property
     def place_names(self) -> Tuple[str, ...]:
         return tuple(name for name, _ in self.place_fields)
 
     def append(self, key_address: int, value_address: int, key: bytes, value: bytes, place: tuple) -> None:
-        self.add_run(0, [key_address], [value_address], [key], [value], [place])
+        self.add_run(0, [key_address], [value_address], [key], [value], [[value] for value in place])
 
     def add_run(self, base: int, key_offsets: List[int], value_offsets: List[int], keys: List[bytes],
-                values: List[bytes], places: List[tuple]) -> None:
-        """Entries whose key / value addresses are ``base`` plus the given offsets."""
+                values: List[bytes], place_columns: Sequence[list]) -> None:
+        """Entries whose key / value addresses are ``base`` plus the given offsets,
+        with one list per place field."""
+        if self._address_source is not None or self._addresses is not None:
+            key_addresses, value_addresses = self._address_columns()   # keep them as one explicit run
+            self._address_runs = [(0, list(key_addresses), list(value_addresses))]
+            self._address_source = None
         self.keys += keys
         self.values += values
-        self.places += places
+        for column, part in zip(self.place_columns, place_columns):
+            column += part
         self._address_runs.append((base, key_offsets, value_offsets))
         self._addresses = None
 
     def _address_columns(self) -> Tuple[List[int], List[int]]:
+        if self._addresses is None and self._address_source is not None:
+            whole, start, stop = self._address_source
+            self._addresses = whole._addresses_between(start, stop)
         if self._addresses is None:
             key_addresses: List[int] = []
             value_addresses: List[int] = []
@@ -83,6 +94,9 @@ class EntryColumns(Sequence):
 
     def _addresses_between(self, start: int, stop: int) -> Tuple[List[int], List[int]]:
         """The addresses of entries start..stop-1, without making all of them."""
+        if self._addresses is not None or self._address_source is not None:
+            key_addresses, value_addresses = self._address_columns()
+            return key_addresses[start:stop], value_addresses[start:stop]
         key_addresses: List[int] = []
         value_addresses: List[int] = []
         first = 0
@@ -106,7 +120,7 @@ class EntryColumns(Sequence):
         return self._address_columns()[1]
 
     def location(self, index: int) -> Dict[str, Any]:
-        return dict(zip(self.place_names, self.places[index]))
+        return {name: column[index] for name, column in zip(self.place_names, self.place_columns)}
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -117,20 +131,20 @@ class EntryColumns(Sequence):
             if (start, stop, step) == (0, len(self), 1):
                 return self
             part = EntryColumns(self.place_fields)
+            part.keys, part.values = self.keys[index], self.values[index]
+            part.place_columns = [column[index] for column in self.place_columns]
             if step == 1 and self._addresses is None:
-                key_addresses, value_addresses = self._addresses_between(start, stop)
+                part._address_source = (self, start, stop)   # made only if asked for
             else:
-                key_addresses, value_addresses = self.key_addresses[index], self.value_addresses[index]
-            part.add_run(0, key_addresses, value_addresses, self.keys[index], self.values[index],
-                         self.places[index])
+                part._addresses = (self.key_addresses[index], self.value_addresses[index])
             return part
         return Entry(self.key_addresses[index], self.value_addresses[index], self.keys[index],
                      self.values[index], self.location(index))
 
     def __iter__(self) -> Iterator[Entry]:
         names = self.place_names
-        for key_address, value_address, key, value, place in zip(
-                self.key_addresses, self.value_addresses, self.keys, self.values, self.places):
+        for key_address, value_address, key, value, *place in zip(
+                self.key_addresses, self.value_addresses, self.keys, self.values, *self.place_columns):
             yield Entry(key_address, value_address, key, value, dict(zip(names, place)))
 
     def __eq__(self, other) -> bool:
@@ -167,7 +181,9 @@ class DecodedMap:
     header: Dict[str, Any]          # decoded header fields by their runtime names
     entries: Sequence = field(default_factory=list)   # EntryColumns from the decoders
     problems: List[Problem] = field(default_factory=list)
-    detail: Dict[str, Any] = field(default_factory=dict)  # buckets / directory / tables, JSON-ready
+    # buckets / directory / tables: JSON-ready, except that a classic map's bucket
+    # records are a sequence of dicts (classic.BucketRecords), listed by maptext.map_document
+    detail: Dict[str, Any] = field(default_factory=dict)
     complete: bool = True           # False when a limit or a problem cut the walk short
 
 

@@ -22,7 +22,7 @@ import sys
 from array import array
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import gotypes
 from .gotypes import GoType
@@ -88,6 +88,14 @@ class EntryRenderer:
         self.size = gotype.size if gotype is not None else 0
         self.scalar = _scalar_formatter(gotype)
         self.column = _scalar_column(gotype) if self.scalar is not None else None
+        # %d writes a signed integer as str() does, %#x an unsigned one as hex() does
+        self.printf, self.array_code = None, None
+        if self.scalar is not None and sys.byteorder == "little" and (
+                gotype.kind in gotypes.SIGNED_INTEGER_KINDS or gotype.kind in gotypes.UNSIGNED_INTEGER_KINDS):
+            signed = gotype.kind in gotypes.SIGNED_INTEGER_KINDS
+            self.array_code = _array_code(signed, self.size)
+            if self.array_code is not None:
+                self.printf = "%d" if signed else "%#x"
 
     def one(self, data: bytes) -> str:
         if self.scalar is not None and len(data) >= self.size:
@@ -98,11 +106,30 @@ class EntryRenderer:
         return self.one(getattr(entry, self.attribute))
 
     def many(self, datas: List[bytes]) -> List[str]:
-        if self.column is not None:
-            joined = b"".join(datas)
-            if len(joined) == self.size * len(datas) and set(map(len, datas)) <= {self.size}:
-                return self.column(joined)
+        numbers = self.printf_column(datas)
+        if numbers is not None:
+            return list(map(numbers[0].__mod__, numbers[1]))
+        joined = self._joined(datas)
+        if self.column is not None and joined is not None:
+            return self.column(joined)
         return [self.one(data) for data in datas]
+
+    def printf_column(self, datas: List[bytes]) -> Optional[Tuple[str, Sequence[int]]]:
+        """(format, numbers) such that ``format % numbers[i] == self.one(datas[i])``, for
+        integer kinds (the numbers are one ``array`` over the column); None for other kinds."""
+        if self.printf is None:
+            return None
+        joined = self._joined(datas)
+        return None if joined is None else (self.printf, array(self.array_code, joined))
+
+    def _joined(self, datas: List[bytes]) -> Optional[bytes]:
+        """The column's bytes end to end, when every value has the type's exact size."""
+        if self.scalar is None:
+            return None
+        joined = b"".join(datas)
+        if len(joined) != self.size * len(datas) or not set(map(len, datas)) <= {self.size}:
+            return None   # some value has a bad size: ``one`` says what is wrong with it
+        return joined
 
 
 def _array_code(signed: bool, size: int) -> Optional[str]:
@@ -113,17 +140,10 @@ def _array_code(signed: bool, size: int) -> Optional[str]:
 
 
 def _scalar_column(gotype: GoType):
-    """A joined-bytes -> list of texts function for the kinds ``_scalar_formatter`` knows, or None."""
+    """A joined-bytes -> list of texts function for bools and floats (integers: ``printf_column``)."""
     kind, size = gotype.kind, gotype.size
     if kind == gotypes.BOOL and size == 1:
         return lambda joined: [_bool_text(byte) for byte in joined]
-    if kind in gotypes.SIGNED_INTEGER_KINDS or kind in gotypes.UNSIGNED_INTEGER_KINDS:
-        signed = kind in gotypes.SIGNED_INTEGER_KINDS
-        code = _array_code(signed, size)
-        if code is None or sys.byteorder != "little":
-            return None
-        text = str if signed else hex
-        return lambda joined: list(map(text, array(code, joined)))
     if kind in gotypes.FLOAT_KINDS and size in (4, 8) and sys.byteorder == "little":
         code, bits = ("f", 32) if size == 4 else ("d", 64)
         return lambda joined: [format_float(value, bits) for value in array(code, joined)]

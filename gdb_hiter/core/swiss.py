@@ -305,6 +305,7 @@ class _MapWalk:
         mt = maptype
         self.key_offsets = [mt.key_offset(slot) for slot in range(GROUP_SLOTS)]
         self.elem_offsets = [mt.elem_offset(slot) for slot in range(GROUP_SLOTS)]
+        self.elem_deltas = [elem - key for key, elem in zip(self.key_offsets, self.elem_offsets)]
 
     def stop(self, what: str, why: str, address: Optional[int] = None) -> None:
         self.problems.append(Problem(what, why, address))
@@ -374,14 +375,19 @@ class _MapWalk:
                 if self.limited:
                     return
             return
-        key_offsets, elem_offsets = self.key_offsets, self.elem_offsets
+        key_offsets, elem_deltas = self.key_offsets, self.elem_deltas
         key_slot, elem_slot = mt.key_slot_size, mt.elem_slot_size
-        groups = [(index * group_size, first_group + index, slot) for index, slots in full for slot in slots]
-        key_ats = [base + key_offsets[slot] for base, _, slot in groups]
-        elem_ats = [base + elem_offsets[slot] for base, _, slot in groups]
+        slot_ids = [slot for _, slots in full for slot in slots]
+        key_ats = [index * group_size + key_offsets[slot] for index, slots in full for slot in slots]
+        if len(set(elem_deltas)) == 1:   # interleaved slots: the element is always as far from its key
+            elem_ats = list(map(elem_deltas[0].__add__, key_ats))
+        else:
+            elem_ats = [at + elem_deltas[slot] for at, slot in zip(key_ats, slot_ids)]
+        count = len(slot_ids)
         entries.add_run(chunk_address, key_ats, elem_ats, [data[at:at + key_slot] for at in key_ats],
                         [data[at:at + elem_slot] for at in elem_ats],
-                        [(directory, table, group, slot) for _, group, slot in groups])
+                        ([directory] * count, [table] * count,
+                         [first_group + index for index, slots in full for _ in slots], slot_ids))
 
     def _collect_slow(self, data: bytes, base: int, slots: Tuple[int, ...], group_address: int, group_index: int,
                       location: Dict[str, Any]) -> None:

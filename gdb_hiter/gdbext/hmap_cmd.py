@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from typing import Any, Dict, Optional
@@ -72,19 +73,21 @@ class HmapShow(HiterCommand):
             limit = None if args.json else maptext.DEFAULT_TEXT_LIMIT
         if args.json:
             decoded, type_name, render_key, render_value = _decoded_for(expression, args.type_name)
-            text = maptext.map_json(decoded, type_name, render_key, render_value, expression=expression, show=limit)
+            parts = maptext.map_json_parts(decoded, type_name, render_key, render_value, expression=expression,
+                                           show=limit)
             shown = min(len(decoded.entries), limit) if limit is not None else len(decoded.entries)
         else:
             doc = map_document_for(expression, limit, args.type_name)
-            text = maptext.map_text(doc, limit=limit)
+            parts = [maptext.map_text(doc, limit=limit)]
             shown = doc["entries_shown"]
+        parts = itertools.chain(parts, ["\n"])
         if args.output is None:
-            gdb.write(text)
-            gdb.write("\n")
+            for part in parts:
+                gdb.write(part)
             return
         path = os.path.expanduser(args.output)
         try:
-            size = write_atomic(path, (text, "\n"))
+            size = write_atomic(path, parts)
         except OSError as error:
             raise UserError(f"{args.output}: cannot write: {error.strerror or error}") from None
         gdb.write(f"hmap-show: {shown} entries of {expression}, {'JSON' if args.json else 'text'}, "

@@ -6,8 +6,10 @@ and each N, one gdb session runs ``mapstates large N`` to ``main.stopHere``
 and then, inside gdb (gdb's start-up and the program's run are not timed),
 times with ``time.perf_counter``:
 
-* ``hmap-show main.mLarge --json``, from the command's start until its output
-  is written to a file (``gdb.execute(..., to_string=True)`` + ``write``);
+* ``hmap-show main.mLarge --json --output FILE``, from the command's start
+  until it returns, its file written (the row the issues' targets are for);
+* ``hmap-show main.mLarge --json`` through gdb's output
+  (``gdb.execute(..., to_string=True)``), then written to a file;
 * ``hmap-show main.mLarge`` (text, default ``--limit``), to a file;
 * ``print main.mLarge`` with our printer at the default ``print elements``
   (200), to a file;
@@ -20,8 +22,8 @@ times with ``time.perf_counter``:
   run a second time with those flag bits cleared, once per N up to
   ``--theirs-max``;
 * unless ``--no-profile``: the command's stages timed by calling what
-  ``hmap-show`` calls, with Python's GC on and off; ``--json`` with the GC
-  off; and one more ``--json`` run under cProfile, summarised by phase.
+  ``hmap-show`` calls, with Python's GC on and off, and one more ``--json
+  --output`` run under cProfile, summarised by phase.
 
 The results go to stdout as markdown; ``--write`` puts them between the
 markers of docs/performance.md's Results section.
@@ -73,8 +75,12 @@ def save():
     with open(CONFIG["result"], "w") as f:
         json.dump(RESULT, f)
 
-def timed(name, command, runs, out, check=None):
-    """Time `command` from its start to its output written to `out`, `runs` times."""
+def timed(name, command, runs, out, check=None, writes_itself=False):
+    """Time `command` from its start to its output written to `out`, `runs` times.
+
+    With `writes_itself` the command writes `out` (hmap-show --output) and
+    the time ends when it returns; otherwise its output goes through gdb's
+    to_string buffer and is written here."""
     times, split, load0 = [], [], loadavg()
     error = None
     for index in range(runs):
@@ -86,13 +92,18 @@ def timed(name, command, runs, out, check=None):
             error = str(e)
             text = "<gdb.error: %s>\n" % e
         t1 = time.perf_counter()
-        with open(out, "w") as f:
-            f.write(text)
+        if not writes_itself:
+            with open(out, "w") as f:
+                f.write(text)
         t2 = time.perf_counter()
         times.append(t2 - t0)
         split.append([t1 - t0, t2 - t1])
         if check is not None and index == 0:
-            check(text)
+            if writes_itself:
+                with open(out) as f:
+                    check(f.read())
+            else:
+                check(text)
         del text
     RESULT["rows"][name] = {"command": command, "times": times, "split": split,
                             "bytes": os.path.getsize(out), "load": [load0, loadavg()], "error": error}
@@ -122,7 +133,10 @@ def check_json(text):
                            "group_size": doc["maptype"]["group_size"]}
 
 runs = CONFIG["runs"]
-timed("ours_json", "hmap-show %s --json" % EXPR, runs, os.path.join(out_dir, "ours.json"), check_json)
+OURS_JSON = os.path.join(out_dir, "ours.json")
+timed("ours_json", "hmap-show %s --json --output %s" % (EXPR, OURS_JSON), runs, OURS_JSON, check_json,
+      writes_itself=True)
+timed("ours_json_screen", "hmap-show %s --json" % EXPR, runs, os.path.join(out_dir, "ours-screen.json"))
 timed("ours_text", "hmap-show %s" % EXPR, runs, os.path.join(out_dir, "ours.txt"))
 timed("ours_print200", "print %s" % EXPR, runs, os.path.join(out_dir, "ours-print.txt"))
 
@@ -179,11 +193,12 @@ floor("floor_all", ranges_all)
 RESULT["floor_covers"] = covered
 
 # Diagnostics (with the profile): the command's stages timed without a
-# profiler, by calling what hmap-show calls, with Python's cyclic GC on and
-# off; and the whole command with the GC off. Skipped (with a note) if the
-# internals have moved.
+# profiler, by calling what hmap-show --json --output calls, with Python's
+# cyclic GC on and off (the command itself runs with it paused). Skipped (with
+# a note) if the internals have moved.
 def stages(gc_off):
     from gdb_hiter.core import maptext
+    from gdb_hiter.core.atomicfile import write_atomic
     from gdb_hiter.gdbext.mapref import resolve_map
     from gdb_hiter.gdbext.memory import InferiorMemory
     pc = time.perf_counter
@@ -198,33 +213,26 @@ def stages(gc_off):
         decoded = ref.decode(memory=memory)
         t2 = pc()
         render_key, render_value = ref.renderers(memory)
-        for entry in decoded.entries:
-            render_key(entry)
-            render_value(entry)
+        render_key.many(decoded.entries.keys)
+        render_value.many(decoded.entries.values)
         t3 = pc()
-        doc = maptext.map_document(decoded, ref.type_name, render_key, render_value, expression=EXPR, show=None)
+        parts = maptext.map_json_parts(decoded, ref.type_name, render_key, render_value, expression=EXPR)
         t4 = pc()
-        text = json.dumps(doc) + "\n"
+        write_atomic(os.path.join(out_dir, "stages.json"), parts + ["\n"])
         t5 = pc()
-        with open(os.path.join(out_dir, "stages.json"), "w") as f:
-            f.write(text)
+        del parts, decoded
         t6 = pc()
     finally:
         gc.enable()
-    del text, doc, decoded
-    return {"resolve": t1 - t0, "decode": t2 - t1, "render keys+values alone": t3 - t2,
-            "map_document (renders again)": t4 - t3, "json.dumps": t5 - t4, "file write": t6 - t5}
+    return {"resolve": t1 - t0, "decode": t2 - t1, "render keys+values alone (as texts)": t3 - t2,
+            "map_json_parts (renders again, as numbers where it can)": t4 - t3, "file write": t5 - t4,
+            "freeing the decoded map": t6 - t5}
 
 if CONFIG["profile"]:
     try:
         RESULT["stages"] = {"gc on": stages(False), "gc off": stages(True)}
     except Exception as e:  # the internals moved: say so, measure the rest
         RESULT["notes"].append("stages skipped: %s: %s" % (type(e).__name__, e))
-    gc.disable()
-    try:
-        timed("ours_json_gc_off", "hmap-show %s --json" % EXPR, min(runs, 3), os.path.join(out_dir, "ours-gcoff.json"))
-    finally:
-        gc.enable()
     save()
 
 # One more --json run under cProfile, summarised by phase.
@@ -233,12 +241,10 @@ if CONFIG["profile"]:
     profiler = cProfile.Profile()
     t0 = time.perf_counter()
     profiler.enable()
-    text = gdb.execute("hmap-show %s --json" % EXPR, to_string=True)
-    with open(os.path.join(out_dir, "ours-profiled.json"), "w") as f:
-        f.write(text)
+    gdb.execute("hmap-show %s --json --output %s" % (EXPR, os.path.join(out_dir, "ours-profiled.json")),
+                to_string=True)
     profiler.disable()
     wall = time.perf_counter() - t0
-    del text
     stats = pstats.Stats(profiler).stats
     def cumulative(match):
         return sum(v[3] for k, v in stats.items() if match(k))
@@ -256,15 +262,14 @@ if CONFIG["profile"]:
         "decode: walk buckets/groups (decode_map)": cumulative(f_("core/mapdecode.py", "decode_map")),
         "  of which gdb reads (InferiorMemory.read)": cumulative(f_("gdbext/memory.py", "read")),
         "renderer setup (MapRef.renderers)": cumulative(f_("gdbext/mapref.py", "renderers")),
-        "build the document (map_document)": cumulative(f_("core/maptext.py", "map_document")),
-        "  of which %#v of keys and values (render_key + render_value)":
-            cumulative(f_("core/render.py", "render_key")) + cumulative(f_("core/render.py", "render_value")),
-        "  of which location dicts (Entry.to_json minus rendering)":
-            cumulative(f_("core/model.py", "to_json")) - cumulative(f_("core/render.py", "render_key"))
-            - cumulative(f_("core/render.py", "render_value")),
-        "json.dumps": cumulative(lambda k: k[0].replace(os.sep, "/").endswith("json/__init__.py") and k[2] == "dumps"),
-        "gdb.write (output to gdb's to_string buffer)": own(builtin("gdb.write")),
-        "gdb.execute returns / file write (outside the command)": 0.0,
+        "JSON text (map_json_parts)": cumulative(f_("core/maptext.py", "map_json_parts")),
+        "  of which the document without entries (map_document + json.dumps)":
+            cumulative(f_("core/maptext.py", "map_document"))
+            + cumulative(lambda k: k[0].replace(os.sep, "/").endswith("json/__init__.py") and k[2] == "dumps"),
+        "  of which the entries array (_entries_json)": cumulative(f_("core/maptext.py", "_entries_json")),
+        "    of which keys and values as numbers or texts (_json_column)":
+            cumulative(f_("core/maptext.py", "_json_column")),
+        "file write (write_atomic)": cumulative(f_("core/atomicfile.py", "write_atomic")),
     }
     reads = calls(f_("gdbext/memory.py", "read"))
     top = io.StringIO()
@@ -407,16 +412,16 @@ def summary(times: List[float]) -> str:
 
 
 ROW_LABELS = {
-    "ours_json": "ours: `hmap-show --json` → file",
+    "ours_json": "ours: `hmap-show --json --output FILE`",
+    "ours_json_screen": "ours: `hmap-show --json` through gdb's output → file",
     "ours_text": "ours: `hmap-show` text (limit 100) → file",
     "ours_print200": "ours: `print` (print elements 200) → file",
-    "ours_json_gc_off": "diagnostic: `hmap-show --json` with Python's cyclic GC off",
     "floor_main": "floor: one `read_memory` of the main bucket array",
     "floor_all": "floor: bulk `read_memory` of all bucket/group memory",
     "theirs_print": "runtime-gdb.py: `print` (elements unlimited) → file",
     "theirs_print_noflags": "runtime-gdb.py: same, `hmap.flags` iterator bits cleared first",
 }
-ROW_ORDER = ("ours_json", "ours_text", "ours_print200", "ours_json_gc_off", "floor_main", "floor_all", "theirs_print",
+ROW_ORDER = ("ours_json", "ours_json_screen", "ours_text", "ours_print200", "floor_main", "floor_all", "theirs_print",
              "theirs_print_noflags")
 
 

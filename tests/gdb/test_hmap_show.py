@@ -178,10 +178,16 @@ def test_swiss_tables(build, loader):
 
 
 @pytest.mark.parametrize("build", WITH_DWARF)
-def test_large(build, loader):
-    run, truth = gdb_at_stop(build, loader, ["large", "100000"], ["hmap-show main.mLarge --json"])
+def test_large(build, loader, tmp_path):
+    """100 000 entries, exactly those the fixture summed; --output writes the same JSON to a file."""
+    out = tmp_path / "large.json"
+    run, truth = gdb_at_stop(build, loader, ["large", "100000"],
+                             ["hmap-show main.mLarge --json", f"hmap-show main.mLarge --json --output {out}"])
     summary = truth["main.mLarge"]
     doc = shown(run[2])
+    assert out.read_text() == run[2]
+    assert run[3] == (f"hmap-show: 100000 entries of main.mLarge, JSON, {len(run[2])} bytes written to {out}\n")
+    assert not [path for path in tmp_path.iterdir() if path != out], "no temporary file is left behind"
     assert doc["count"] == summary["len"] == 100000
     assert doc["problems"] == []
     keys = [int(entry["key"]) for entry in doc["entries"]]
@@ -252,12 +258,16 @@ def test_address_with_type(build, loader):
 
 @pytest.mark.parametrize("build", builds_of("mapstates", lambda b: b.toolchain.version in ("1.22.10", "1.27.3")
                                             and b.variant in ("noopt", "mapsplitgroup-noopt")))
-def test_text_output(build, loader):
+def test_text_output(build, loader, tmp_path):
     """The human form: header, structure table, problems, aligned entries with locations."""
+    out = tmp_path / "small.txt"
     run, truth = gdb_at_stop(build, loader, ["deletions"],
-                             ["hmap-show main.mDelSmall --json", "hmap-show main.mDelSmall"])
+                             ["hmap-show main.mDelSmall --json", "hmap-show main.mDelSmall",
+                              f"hmap-show main.mDelSmall --output {out}"])
     doc = shown(run[2])
     text = run[3]
+    assert out.read_text() == text
+    assert run[4] == f"hmap-show: 4 entries of main.mDelSmall, text, {len(text)} bytes written to {out}\n"
     lines = text.splitlines()
     assert lines[0] == f"main.mDelSmall: map[int64]int64 at {doc['address']:#x}"
     assert lines[1].startswith(f"  impl {build.map_impl} (layout ")
@@ -283,11 +293,13 @@ def test_errors_are_one_line(loader):
     before = run_gdb(["hmap-show main.mInt"], binary=path, loader=loader)
     assert before[0] == ("hmap-show: no process: start the program (`run`, `start`) or load a core file "
                          "to read main.mInt\n")
-    commands = ["hmap-show nosuchvariable", "hmap-show", "hmap-show main.mInt --limit -1"]
+    commands = ["hmap-show nosuchvariable", "hmap-show", "hmap-show main.mInt --limit -1",
+                "hmap-show main.mInt --output /nonexistent/dir/m.json"]
     run, _ = gdb_at_stop(build, loader, ["types"], commands)
     assert run[2] == "hmap-show: cannot evaluate 'nosuchvariable': No symbol \"nosuchvariable\" in current context.\n"
     assert run[3].startswith("hmap-show: the following arguments are required: expression")
     assert run[4] == "hmap-show: --limit must be 0 (all) or a positive number\n"
+    assert run[5] == "hmap-show: /nonexistent/dir/m.json: cannot write: No such file or directory\n"
 
 
 @pytest.mark.parametrize("build", STRIPPED)

@@ -220,7 +220,8 @@ def test_entries_match_the_program(toolchain, scenario):
         assert case.memory.read(entry.key_address, maptype.key_size) == entry.key
         assert case.memory.read(entry.value_address, maptype.elem_size) == entry.value
         assert set(entry.location) == {"array", "bucket", "overflow", "slot"}
-    json.dumps(decoded.detail)  # JSON-ready
+    json.dumps(decoded.detail, default=list)  # JSON-ready once the bucket records are listed
+    assert json.loads(decoded.detail["buckets"].json()) == list(decoded.detail["buckets"])
     json.dumps([entry.to_json() for entry in decoded.entries])
 
 
@@ -636,3 +637,23 @@ def test_scan_ignores_zeroed_and_random_memory():
     assert classic.scan_for_iterators(memory, zeros, 0xc000000000, "classic-go1.18") == []
     noise = bytes((i * 7919 + (i >> 3) * 104729) & 0xFF for i in range(64 * 1024))
     assert classic.scan_for_iterators(memory, noise, 0xc000000000, "classic-go1.24") == []
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+@pytest.mark.parametrize("scenario", ["growing", "samesize", "plain"])
+def test_bucket_records_are_a_sequence_of_dicts(toolchain, scenario):
+    """BucketRecords indexes, slices and writes JSON like the list of dicts it stands for."""
+    decoded = Case(toolchain, scenario).decode()
+    arrays = [decoded.detail["buckets"]]
+    if decoded.detail["growth"]:
+        arrays.append(decoded.detail["growth"]["old_buckets"])
+    for records in arrays:
+        listed = list(records)
+        assert len(listed) == len(records) > 0
+        assert [records[index] for index in range(len(records))] == listed
+        assert records[-1] == listed[-1] and records[1:3] == listed[1:3] and records == listed
+        assert json.loads(records.json()) == listed and records.json() == json.dumps(listed)
+        with pytest.raises(IndexError):
+            records[len(records)]
+    chained = [record for record in decoded.detail["buckets"] if "overflow" in record]
+    assert all(record["overflow"] and record["overflow"][0]["depth"] == 1 for record in chained)

@@ -10,13 +10,19 @@ import json
 
 import pytest
 
-from gdb_hiter.core import maptext
-from gdb_hiter.core.model import DecodedMap, Entry, Problem
+from gdb_hiter.core import gotypes, maptext
+from gdb_hiter.core.gotypes import GoType
+from gdb_hiter.core.model import DecodedMap, Entry, EntryColumns, Problem
+from gdb_hiter.core.render import entry_renderers
 from test_classic import Case
 from test_classic import TOOLCHAINS as CLASSIC_TOOLCHAINS
 from test_classic import s64
 from test_swiss import BUILDS as SWISS_BUILDS
 from test_swiss import decode as swiss_decode
+
+INT8 = GoType.basic(gotypes.INT8)
+INT64 = GoType.basic(gotypes.INT64)
+STRING = GoType.basic(gotypes.STRING)
 
 COMMON_KEYS = {"expression", "address", "type", "impl", "layout", "count", "complete", "stopped", "header",
                "maptype", "flags", "growing", "slot_codes", "problems", "entries_found", "entries_shown", "entries"}
@@ -178,3 +184,95 @@ def test_classic_empty_buckets_are_counted_not_listed(toolchain):
         assert f"  ({empty} empty buckets not listed)" in text.splitlines()
     listed = [line for line in text.split("Old buckets:")[0].splitlines() if line.endswith(" 00000000")]
     assert listed == []
+
+
+# --------------------------------------------------------------------------
+# map_json: hmap-show --json's fast writer must give json.dumps's exact text
+
+
+def _renderer_sets(memory, key_type, elem_type):
+    """The renderers map_json may meet: ours (column paths), plain callables, none at all."""
+    ours = entry_renderers(key_type, elem_type, memory)
+    return {"ours": ours, "callables": int_renderers(), "raw": (None, None)}
+
+
+def _assert_same_json(decoded, renderers):
+    for show in (None, 0, 3, 7):
+        fast = maptext.map_json(decoded, "map[K]V", *renderers, expression="m", show=show)
+        slow = json.dumps(maptext.map_document(decoded, "map[K]V", *renderers, expression="m", show=show))
+        assert fast == slow
+    return fast
+
+
+CLASSIC_TYPES = {"int8": (INT8, INT8), "indirect": (None, None)}
+
+
+@pytest.mark.parametrize("toolchain", CLASSIC_TOOLCHAINS)
+@pytest.mark.parametrize("scenario", ["plain", "deleted", "growing", "samesize", "int8", "indirect"])
+@pytest.mark.parametrize("renderers", ["ours", "callables", "raw"])
+def test_classic_map_json_is_json_dumps_of_the_document(toolchain, scenario, renderers, monkeypatch):
+    monkeypatch.setattr(maptext, "ENTRIES_PER_PIECE", 2)   # several pieces, and a last short one
+    case = Case(toolchain, scenario)
+    decoded = case.decode()
+    key_type, elem_type = CLASSIC_TYPES.get(scenario, (INT64, INT64))
+    if renderers == "callables" and scenario in CLASSIC_TYPES:
+        renderers = "raw"
+    text = _assert_same_json(decoded, _renderer_sets(case.memory, key_type, elem_type)[renderers])
+    assert len(json.loads(text)["entries"]) == min(7, decoded.count)
+
+
+SWISS_TYPES = {"str": (STRING, INT64), "big": (None, None)}
+
+
+@pytest.mark.parametrize("build", SWISS_BUILDS)
+@pytest.mark.parametrize("name", ["small", "multi", "del", "str", "big", "stack", "empty"])
+@pytest.mark.parametrize("renderers", ["ours", "callables", "raw"])
+def test_swiss_map_json_is_json_dumps_of_the_document(build, name, renderers, monkeypatch):
+    monkeypatch.setattr(maptext, "ENTRIES_PER_PIECE", 3)
+    decoded, memory = swiss_decode(build, name)
+    key_type, elem_type = SWISS_TYPES.get(name, (INT64, INT64))
+    if renderers == "callables" and name in SWISS_TYPES:
+        renderers = "raw"
+    _assert_same_json(decoded, _renderer_sets(memory, key_type, elem_type)[renderers])
+
+
+def test_map_json_escapes_what_json_escapes():
+    """Rendered texts with quotes, backslashes, control and non-ASCII characters, and a
+    location string that is not a plain identifier, are written as json.dumps writes them."""
+    columns = EntryColumns((("array", str), ("bucket", int), ("directory", list)))
+    texts = ['"quoted"', "back\\slash", "tab\there", "caf\u00e9", "\U0001f600", "plain"]
+    for index, text in enumerate(texts):
+        columns.append(0x1000 + index, 0x2000 + index, text.encode(), b"\x01", ("b\"x" if index == 2 else "buckets",
+                                                                            index, [index, index + 1]))
+    decoded = DecodedMap(0x5000, "classic", len(texts), {"B": 0}, columns, detail={})
+    render_key = lambda entry: entry.key.decode()  # noqa: E731
+    _assert_same_json(decoded, (render_key, None))
+
+
+def test_entry_columns_behave_like_a_list_of_entries():
+    columns = EntryColumns((("group", int), ("slot", int)))
+    columns.add_run(0x1000, [8, 24], [16, 32], [b"k0", b"k1"], [b"v0", b"v1"], ([0, 0], [1, 3]))
+    columns.append(0x9000, 0x9100, b"k2", b"v2", (4, 7))
+    expected = [Entry(0x1008, 0x1010, b"k0", b"v0", {"group": 0, "slot": 1}),
+                Entry(0x1018, 0x1020, b"k1", b"v1", {"group": 0, "slot": 3}),
+                Entry(0x9000, 0x9100, b"k2", b"v2", {"group": 4, "slot": 7})]
+    assert list(columns) == expected and columns == expected and len(columns) == 3
+    assert columns[2] == expected[2] and columns[-1] == expected[2]
+    assert list(columns[1:]) == expected[1:] and columns[:0] == [] and columns[:] is columns
+    assert list(columns[::2]) == expected[::2]
+    assert columns.key_addresses == [0x1008, 0x1018, 0x9000]
+    assert columns.location(1) == {"group": 0, "slot": 3}
+
+
+def test_entry_column_slices_keep_their_addresses():
+    columns = EntryColumns((("slot", int),))
+    for run in range(5):
+        columns.add_run(0x1000 * run, [8, 16], [24, 32], [b"k", b"k"], [b"v", b"v"], ([run, run],))
+    whole = list(columns)
+    for start, stop in ((0, 3), (3, 7), (1, 10), (9, 10), (4, 4)):
+        part = columns[start:stop]
+        assert part.value_addresses == [entry.value_address for entry in whole[start:stop]]
+        assert list(part[1:]) == whole[start + 1:stop]
+        part.append(0x77, 0x78, b"x", b"y", (9,))
+        assert part.key_addresses == [entry.key_address for entry in whole[start:stop]] + [0x77]
+    assert columns.key_addresses == [entry.key_address for entry in whole]

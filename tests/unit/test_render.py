@@ -59,6 +59,36 @@ def test_entry_renderers_give_go_text_for_every_value(case):
     assert render_key(entry) == render_value(entry) == case["text"]
 
 
+@pytest.mark.parametrize("case", GOLDEN["values"], ids=[case["name"] for case in GOLDEN["values"]])
+def test_entry_renderers_whole_columns_give_go_text(case):
+    """The column paths (one array per column, %d / %#x formats) give the same text as Go,
+    also when one value of the column has a bad size."""
+    gotype = GoType.from_json(case["type"])
+    data = bytes.fromhex(case["data"])
+    render_key, _ = entry_renderers(gotype, gotype, _memory(case["segments"]))
+    assert render_key.many([data, data]) == [case["text"]] * 2
+    numbers = render_key.printf_column([data])
+    if numbers is not None:
+        assert [numbers[0] % number for number in numbers[1]] == [case["text"]]
+    if data:
+        short = render_key.many([data, data[:-1]])
+        assert short[0] == case["text"] and short[1] == render(gotype, data[:-1], _memory(case["segments"]))
+
+
+def test_integer_columns_use_printf_formats():
+    for kind, size, values, texts in (
+            (gotypes.INT8, 1, (-128, 127), ["-128", "127"]),
+            (gotypes.INT64, 8, (-(1 << 63), (1 << 63) - 1), ["-9223372036854775808", "9223372036854775807"]),
+            (gotypes.UINT16, 2, (0, 65535), ["0x0", "0xffff"]),
+            (gotypes.UINTPTR, 8, (0, (1 << 64) - 1), ["0x0", "0xffffffffffffffff"])):
+        gotype = GoType.basic(kind)
+        assert gotype.size == size
+        datas = [value.to_bytes(size, "little", signed=value < 0) for value in values]
+        render_key, _ = entry_renderers(gotype, None)
+        assert render_key.many(datas) == texts == [render(gotype, data) for data in datas]
+        assert render_key.printf_column(datas)[0] == ("%d" if kind in gotypes.SIGNED_INTEGER_KINDS else "%#x")
+
+
 def test_entry_renderers_scalar_shortcut_on_every_float_and_short_data():
     float64 = GoType.basic(gotypes.FLOAT64)
     render_key, _ = entry_renderers(float64, None)
