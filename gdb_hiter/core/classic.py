@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import struct
 import json
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import compress
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from . import abitype
+from . import abitype, slotgrid
 from .classic_layouts import (
     CLASSIC_LAYOUTS,
     BUCKET_SLOTS,
@@ -68,10 +69,7 @@ PLACE_FIELDS = (("array", str), ("bucket", int), ("overflow", int), ("slot", int
 # tophash byte -> 1 for a full slot, 0 otherwise
 _FULL_TOPHASH = bytes(1 if byte >= MIN_TOP_HASH else 0 for byte in range(256))
 _NO_SLOTS = bytes(BUCKET_SLOTS)
-# a walk numbers the slots of a buffer of buckets 8 * bucket + slot
-assert BUCKET_SLOTS & (BUCKET_SLOTS - 1) == 0
-_BUCKET_OF_POSITION = (BUCKET_SLOTS.bit_length() - 1).__rrshift__   # position >> 3
-_SLOT_OF_POSITION = (BUCKET_SLOTS - 1).__and__                       # position & 7
+assert BUCKET_SLOTS == slotgrid.SLOTS
 
 
 class ClassicMapError(ValueError):
@@ -394,8 +392,7 @@ class _Walk:
         # offset of slot i's key / elem from the start of its bucket
         self.key_offsets = tuple(layout["keys"][0] + slot * maptype.keysize for slot in range(BUCKET_SLOTS))
         self.elem_offsets = tuple(layout["elems"][0] + slot * maptype.elemsize for slot in range(BUCKET_SLOTS))
-        self.key_at_of: List[int] = []    # see slot_tables
-        self.elem_at_of: List[int] = []
+        self.key_at_of, self.elem_at_of = array("q"), array("q")   # see slotgrid.offset_tables
 
     def problem(self, what: str, why: str, address: Optional[int] = None) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -427,16 +424,6 @@ class _Walk:
                     continue
                 yield index, buffer, 1
 
-    def slot_tables(self, buckets: int) -> Tuple[List[int], List[int]]:
-        """(key offset, elem offset) from the start of a buffer of ``buckets`` buckets, by
-        position ``8 * bucket + slot``: made once per walk, grown when a longer buffer comes."""
-        size = self.maptype.bucketsize
-        key_at, elem_at = self.key_at_of, self.elem_at_of
-        for bucket in range(len(key_at) // BUCKET_SLOTS, buckets):
-            key_at += [bucket * size + offset for offset in self.key_offsets]
-            elem_at += [bucket * size + offset for offset in self.elem_offsets]
-        return key_at, elem_at
-
     def take(self, buffer: bytes, buffer_address: int, array: str, first: int, depth: int,
              positions: List[int]) -> None:
         """Append the entries at ``positions`` (``8 * bucket + slot``, the bucket counted
@@ -451,9 +438,12 @@ class _Walk:
             if limited:
                 raise _LimitReached
             return
-        key_at_of, elem_at_of = self.slot_tables(positions[-1] // BUCKET_SLOTS + 1)
-        buckets = list(map(first.__add__, map(_BUCKET_OF_POSITION, positions)))
-        slots = list(map(_SLOT_OF_POSITION, positions))
+        key_at_of, elem_at_of = self.key_at_of, self.elem_at_of
+        if len(key_at_of) <= positions[-1]:
+            key_at_of, elem_at_of = self.key_at_of, self.elem_at_of = slotgrid.offset_tables(
+                self.maptype.bucketsize, self.key_offsets, self.elem_offsets, positions[-1] // BUCKET_SLOTS + 1)
+        buckets = list(map(first.__add__, map(slotgrid.UNIT_OF_POSITION, positions)))
+        slots = list(map(slotgrid.SLOT_OF_POSITION, positions))
         key_ats = list(map(key_at_of.__getitem__, positions))
         elem_ats = list(map(elem_at_of.__getitem__, positions))
         maptype = self.maptype

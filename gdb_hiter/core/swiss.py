@@ -15,9 +15,12 @@ Semantics follow ``internal/runtime/maps`` of go1.24.11 – go1.27.3
 from __future__ import annotations
 
 import struct
+from array import array
 from dataclasses import dataclass, field
+from itertools import compress, groupby
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from . import slotgrid
 from .abitype import ABI_TYPE, KIND_MAP, kind_of
 from .gcpause import cyclic_gc_paused
 from .memory import MemoryReader, UnreadableMemory
@@ -38,10 +41,9 @@ U64 = (1 << 64) - 1
 # translate table: 1 for a control byte with the top bit set (empty, deleted
 # or invalid), 0 for a full slot; lets bytes.count classify a whole table in C.
 _TOP_BIT = bytes(1 if byte & 0x80 else 0 for byte in range(256))
-# full slots of a group by the ctrl word translated with _TOP_BIT (256 patterns)
-_FULL_SLOTS = {bytes(pattern >> slot & 1 for slot in range(GROUP_SLOTS)):
-               tuple(slot for slot in range(GROUP_SLOTS) if not pattern >> slot & 1)
-               for pattern in range(1 << GROUP_SLOTS)}
+# translate table: 1 for a full slot's control byte (top bit clear), else 0
+_FULL_CTRL = bytes(1 - flag for flag in _TOP_BIT)
+assert GROUP_SLOTS == slotgrid.SLOTS
 
 
 class BadMapType(ValueError):
@@ -305,7 +307,7 @@ class _MapWalk:
         mt = maptype
         self.key_offsets = [mt.key_offset(slot) for slot in range(GROUP_SLOTS)]
         self.elem_offsets = [mt.elem_offset(slot) for slot in range(GROUP_SLOTS)]
-        self.elem_deltas = [elem - key for key, elem in zip(self.key_offsets, self.elem_offsets)]
+        self.key_at_of, self.elem_at_of = array("q"), array("q")   # see slotgrid.offset_tables
 
     def stop(self, what: str, why: str, address: Optional[int] = None) -> None:
         self.problems.append(Problem(what, why, address))
@@ -350,44 +352,47 @@ class _MapWalk:
             chunk_count = min(per_chunk, group_count - chunk_first)
             chunk_address = first_group_address + chunk_first * group_size
             data = self.read(chunk_address, chunk_count * group_size, f"{what}, groups {chunk_first}+")
-            chunk_ctrls = [data[index * group_size:index * group_size + CTRL_WORD_SIZE] for index in range(chunk_count)]
-            ctrl_parts += chunk_ctrls
+            # the ctrl word opens each group: one strided slice of the chunk as 8-byte words
+            chunk_ctrls = memoryview(data).cast("Q")[0::group_size // CTRL_WORD_SIZE].tobytes()
+            ctrl_parts.append(chunk_ctrls)
             self._collect(data, chunk_ctrls, chunk_address, chunk_first, location)
-        return b"".join(ctrl_parts), [ctrl.hex() for ctrl in ctrl_parts]
+        ctrls = b"".join(ctrl_parts)
+        hexes = ctrls.hex()
+        width = 2 * CTRL_WORD_SIZE
+        return ctrls, [hexes[at:at + width] for at in range(0, len(hexes), width)]
 
-    def _collect(self, data: bytes, ctrls: List[bytes], chunk_address: int, first_group: int,
+    def _collect(self, data: bytes, ctrls: bytes, chunk_address: int, first_group: int,
                  location: Dict[str, Any]) -> None:
-        """Entries of the full slots in one chunk of groups (the hot path: 1M entries in about 1 s)."""
+        """Entries of the full slots in one chunk of groups (``ctrls``: their control words
+        end to end): the hot path, one ``compress`` over a flag per slot."""
         mt = self.maptype
         group_size = mt.group_size
-        full = [(index, _FULL_SLOTS[ctrl.translate(_TOP_BIT)]) for index, ctrl in enumerate(ctrls)]
-        full = [(index, slots) for index, slots in full if slots]
-        if not full:
+        positions = list(compress(range(len(ctrls)), ctrls.translate(_FULL_CTRL)))
+        if not positions:
             return
         directory, table = location.get("directory"), location.get("table")
         entries = self.entries
-        entry_count = sum(len(slots) for _, slots in full)
         if mt.indirect_key or mt.indirect_elem or table is None or (
-                self.limit is not None and len(entries) + entry_count > self.limit):
-            for index, slots in full:
-                self._collect_slow(data, index * group_size, slots, chunk_address + index * group_size,
-                                   first_group + index, location)
+                self.limit is not None and len(entries) + len(positions) > self.limit):
+            for group, slots in groupby(positions, key=slotgrid.UNIT_OF_POSITION):
+                self._collect_slow(data, group * group_size, tuple(map(slotgrid.SLOT_OF_POSITION, slots)),
+                                   chunk_address + group * group_size, first_group + group, location)
                 if self.limited:
                     return
             return
-        key_offsets, elem_deltas = self.key_offsets, self.elem_deltas
+        key_at_of, elem_at_of = self.key_at_of, self.elem_at_of
+        if len(key_at_of) <= positions[-1]:
+            key_at_of, elem_at_of = self.key_at_of, self.elem_at_of = slotgrid.offset_tables(
+                group_size, self.key_offsets, self.elem_offsets, positions[-1] // GROUP_SLOTS + 1)
+        key_ats = list(map(key_at_of.__getitem__, positions))
+        elem_ats = list(map(elem_at_of.__getitem__, positions))
         key_slot, elem_slot = mt.key_slot_size, mt.elem_slot_size
-        slot_ids = [slot for _, slots in full for slot in slots]
-        key_ats = [index * group_size + key_offsets[slot] for index, slots in full for slot in slots]
-        if len(set(elem_deltas)) == 1:   # interleaved slots: the element is always as far from its key
-            elem_ats = list(map(elem_deltas[0].__add__, key_ats))
-        else:
-            elem_ats = [at + elem_deltas[slot] for at, slot in zip(key_ats, slot_ids)]
-        count = len(slot_ids)
+        count = len(positions)
         entries.add_run(chunk_address, key_ats, elem_ats, [data[at:at + key_slot] for at in key_ats],
                         [data[at:at + elem_slot] for at in elem_ats],
                         ([directory] * count, [table] * count,
-                         [first_group + index for index, slots in full for _ in slots], slot_ids))
+                         list(map(first_group.__add__, map(slotgrid.UNIT_OF_POSITION, positions))),
+                         list(map(slotgrid.SLOT_OF_POSITION, positions))))
 
     def _collect_slow(self, data: bytes, base: int, slots: Tuple[int, ...], group_address: int, group_index: int,
                       location: Dict[str, Any]) -> None:
