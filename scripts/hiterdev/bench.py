@@ -216,7 +216,7 @@ def stages(gc_off):
         render_key.many(decoded.entries.keys)
         render_value.many(decoded.entries.values)
         t3 = pc()
-        parts = maptext.map_json_parts(decoded, ref.type_name, render_key, render_value, expression=EXPR)
+        parts = list(maptext.map_json_parts(decoded, ref.type_name, render_key, render_value, expression=EXPR))
         t4 = pc()
         write_atomic(os.path.join(out_dir, "stages.json"), parts + ["\n"])
         t5 = pc()
@@ -225,7 +225,7 @@ def stages(gc_off):
     finally:
         gc.enable()
     return {"resolve": t1 - t0, "decode": t2 - t1, "render keys+values alone (as texts)": t3 - t2,
-            "map_json_parts (renders again, as numbers where it can)": t4 - t3, "file write": t5 - t4,
+            "map_json_parts, every piece (renders again, as numbers where it can)": t4 - t3, "file write": t5 - t4,
             "freeing the decoded map": t6 - t5}
 
 if CONFIG["profile"]:
@@ -269,7 +269,8 @@ if CONFIG["profile"]:
         "  of which the entries array (_entries_json)": cumulative(f_("core/maptext.py", "_entries_json")),
         "    of which keys and values as numbers or texts (_json_column)":
             cumulative(f_("core/maptext.py", "_json_column")),
-        "file write (write_atomic)": cumulative(f_("core/atomicfile.py", "write_atomic")),
+        "file write (write_atomic; it pulls the pieces from map_json_parts, so it includes most of them)":
+            cumulative(f_("core/atomicfile.py", "write_atomic")),
     }
     reads = calls(f_("gdbext/memory.py", "read"))
     top = io.StringIO()
@@ -360,6 +361,18 @@ def build_fixtures(variant: str) -> Dict[str, Path]:
     return paths
 
 
+def source_commit() -> Optional[str]:
+    """The commit of the code measured, with "+ changes" when the tree differs from it."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "gdb_hiter", "scripts"],
+                               check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{head} + uncommitted changes" if dirty else head
+
+
 def loader_line() -> str:
     exe = REPO_ROOT / ".venv" / "bin" / "gdb-hiter"
     line = subprocess.run([str(exe), "gdbinit"], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
@@ -427,7 +440,8 @@ ROW_ORDER = ("ours_json", "ours_json_screen", "ours_text", "ours_print200", "flo
 
 def markdown(results: List[dict], meta: dict) -> str:
     lines = []
-    lines.append(f"Run {meta['date']} on {meta['machine']}; load average (1 min) at start {meta['load_start']}, "
+    commit = f" of commit {meta['commit']}" if meta.get("commit") else ""
+    lines.append(f"Run{commit} {meta['date']} on {meta['machine']}; load average (1 min) at start {meta['load_start']}, "
                  f"at end {meta['load_end']}; `{meta['command']}`.")
     lines.append("")
     lines.append("| maps | N | what | runs | median | min – max | 1st run | µs / entry (median) | target | "
@@ -598,6 +612,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                         text=True).stdout.splitlines()[0].split()[-1]
                        + f", Python in gdb {sys.version.split()[0]}",
             "load_start": loadavg(),
+            "commit": source_commit(),
             "command": "scripts/bench " + " ".join(argv if argv is not None else sys.argv[1:])}
     results = []
     with tempfile.TemporaryDirectory(prefix="gdb-hiter-bench-") as work:
