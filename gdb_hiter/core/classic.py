@@ -357,13 +357,20 @@ class BucketRecords(Sequence):
                 map(hexes.__getitem__, map(slice, range(0, 16 * count, 16), range(16, 16 * count + 16, 16))),
                 map(codes.__getitem__, map(slice, range(0, 8 * count, 8), range(8, 8 * count + 8, 8)))))
             if any(position <= chained < position + count for chained in self._overflow):
-                texts = [json.dumps(self._record((position, first_index, address, size, hexes, codes), k))
-                         if position + k in self._overflow else text for k, text in enumerate(texts)]
+                overflow = self._overflow
+                texts = [text if position + k not in overflow else
+                         f'{text[:-1]}, "overflow": [{", ".join(map(_chain_json, overflow[position + k]))}]}}'
+                         for k, text in enumerate(texts)]
             pieces.append(", ".join(texts))
         return "[" + ", ".join(piece for piece in pieces if piece) + "]"
 
 
 _BUCKET_JSON = '{"index": %d, "address": %d, "tophash": "%s", "slots": "%s"}'
+_OVERFLOW_JSON = '{"depth": %d, "address": %d, "tophash": "%s", "slots": "%s"}'
+
+
+def _chain_json(record: Dict[str, Any]) -> str:
+    return _OVERFLOW_JSON % (record["depth"], record["address"], record["tophash"], record["slots"])
 
 
 class _Walk:
