@@ -561,6 +561,8 @@ class _Walk:
             wanted = [take(first + k, tophash0) for k, tophash0 in enumerate(tophashes[0::BUCKET_SLOTS])]
             full = b"".join(full[8 * k:8 * k + 8] if want else _NO_SLOTS for k, want in enumerate(wanted))
         positions = list(compress(range(n * BUCKET_SLOTS), full))
+        if positions and len(self.key_at_of) <= positions[-1]:   # the tables cover the run: take() never grows them
+            self.key_at_of, self.elem_at_of = slotgrid.offset_tables(size, self.key_offsets, self.elem_offsets, n)
         chained = list(compress(range(n), words[self.overflow_offset // POINTER_SIZE::stride]))
         done = 0
         for stop in chained + [n]:
