@@ -532,8 +532,8 @@ class _Walk:
         ``records`` belongs to the caller so that the records walked so far
         survive a walk stopped by the entry limit.
         ``take(index, tophash0)``, when given, says whether a bucket's entries count.
-        A record holds only strings and ints (tophash in hex, one class code
-        per slot), so a big map's records are cheap and never scanned by the GC.
+        ``records`` keeps each run as ranges and one tophash text (BucketRecords),
+        so a big map's records cost a few objects per run, not a dict per bucket.
         """
         for first, buffer, n in self.read_runs(base, count):
             self.walk_run(array, base, first, buffer, n, records, take)
