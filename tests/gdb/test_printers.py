@@ -60,7 +60,9 @@ def commands_for(name: str):
 
 def check_ours(run, name, truth_event):
     """Our `output NAME` is exactly the decoded entries, which are exactly the fixture's."""
-    doc = json.loads(run.of(f"hmap-show {name} --json"))
+    shown = run.of(f"hmap-show {name} --json")
+    assert shown.startswith("{"), f"hmap-show {name} printed {shown!r}; gdb's output ended:\n{run.text[-3000:]}"
+    doc = json.loads(shown)
     assert run.of(f"output {name}") == expected_print(doc)
     assert sorted([e["key"], e["value"]] for e in doc["entries"]) == truth_pairs(truth_event)
     return doc
@@ -122,7 +124,8 @@ def test_print_hides_deleted_entries(build, loader):
 @pytest.mark.parametrize("build", CLASSIC)
 def test_print_mid_growth_shows_each_entry_once(build, loader):
     commands = commands_for("main.mGrow") + [
-        "set var main.mGrow.flags = 0", THEIRS_OFF, "print main.mGrow", THEIRS_ON]
+        "set var $flags = main.mGrow.flags", "set var main.mGrow.flags = 0", THEIRS_OFF, "print main.mGrow",
+        THEIRS_ON, "set var main.mGrow.flags = $flags"]   # the program goes on: leave its map as it was
     commands += next_stop_commands(2) + commands_for("main.mSameSize")
     run = with_runtime_gdb(build, loader, ["growth"], commands)
     growing = truth_at_stop(run.text, 1)["main.mGrow"]
