@@ -55,23 +55,18 @@ class EntryColumns(Sequence):
         # are made on first use: [(buffer address, key offsets, value offsets)].
         self._address_runs: List[Tuple[int, List[int], List[int]]] = []
         self._addresses: Optional[Tuple[List[int], List[int]]] = None
-        self._address_source: Optional[Tuple["EntryColumns", int, int]] = None   # a slice of these
 
     @property
     def place_names(self) -> Tuple[str, ...]:
         return tuple(name for name, _ in self.place_fields)
 
     def append(self, key_address: int, value_address: int, key: bytes, value: bytes, place: tuple) -> None:
-        self.add_run(0, [key_address], [value_address], [key], [value], [[value] for value in place])
+        self.add_run(0, [key_address], [value_address], [key], [value], [[field] for field in place])
 
     def add_run(self, base: int, key_offsets: List[int], value_offsets: List[int], keys: List[bytes],
                 values: List[bytes], place_columns: Sequence[list]) -> None:
         """Entries whose key / value addresses are ``base`` plus the given offsets,
         with one list per place field."""
-        if self._address_source is not None or self._addresses is not None:
-            key_addresses, value_addresses = self._address_columns()   # keep them as one explicit run
-            self._address_runs = [(0, list(key_addresses), list(value_addresses))]
-            self._address_source = None
         self.keys += keys
         self.values += values
         for column, part in zip(self.place_columns, place_columns):
@@ -80,9 +75,6 @@ class EntryColumns(Sequence):
         self._addresses = None
 
     def _address_columns(self) -> Tuple[List[int], List[int]]:
-        if self._addresses is None and self._address_source is not None:
-            whole, start, stop = self._address_source
-            self._addresses = whole._addresses_between(start, stop)
         if self._addresses is None:
             key_addresses: List[int] = []
             value_addresses: List[int] = []
@@ -92,13 +84,9 @@ class EntryColumns(Sequence):
             self._addresses = (key_addresses, value_addresses)
         return self._addresses
 
-    def _addresses_between(self, start: int, stop: int) -> Tuple[List[int], List[int]]:
-        """The addresses of entries start..stop-1, without making all of them."""
-        if self._addresses is not None or self._address_source is not None:
-            key_addresses, value_addresses = self._address_columns()
-            return key_addresses[start:stop], value_addresses[start:stop]
-        key_addresses: List[int] = []
-        value_addresses: List[int] = []
+    def _address_runs_between(self, start: int, stop: int) -> List[Tuple[int, List[int], List[int]]]:
+        """The address runs of entries start..stop-1: list slices, no address made."""
+        runs = []
         first = 0
         for base, key_offsets, value_offsets in self._address_runs:
             if first >= stop:
@@ -106,10 +94,9 @@ class EntryColumns(Sequence):
             last = first + len(key_offsets)
             if last > start:
                 low, high = max(start - first, 0), min(stop, last) - first
-                key_addresses += [base + offset for offset in key_offsets[low:high]]
-                value_addresses += [base + offset for offset in value_offsets[low:high]]
+                runs.append((base, key_offsets[low:high], value_offsets[low:high]))
             first = last
-        return key_addresses, value_addresses
+        return runs
 
     @property
     def key_addresses(self) -> List[int]:
@@ -131,12 +118,12 @@ class EntryColumns(Sequence):
             if (start, stop, step) == (0, len(self), 1):
                 return self
             part = EntryColumns(self.place_fields)
+            if step == 1:
+                part._address_runs = self._address_runs_between(start, stop)
+            else:
+                part._address_runs = [(0, self.key_addresses[index], self.value_addresses[index])]
             part.keys, part.values = self.keys[index], self.values[index]
             part.place_columns = [column[index] for column in self.place_columns]
-            if step == 1 and self._addresses is None:
-                part._address_source = (self, start, stop)   # made only if asked for
-            else:
-                part._addresses = (self.key_addresses[index], self.value_addresses[index])
             return part
         return Entry(self.key_addresses[index], self.value_addresses[index], self.keys[index],
                      self.values[index], self.location(index))
