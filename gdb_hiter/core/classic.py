@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import struct
 import json
-from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import compress
@@ -399,7 +398,7 @@ class _Walk:
         # offset of slot i's key / elem from the start of its bucket
         self.key_offsets = tuple(layout["keys"][0] + slot * maptype.keysize for slot in range(BUCKET_SLOTS))
         self.elem_offsets = tuple(layout["elems"][0] + slot * maptype.elemsize for slot in range(BUCKET_SLOTS))
-        self.key_at_of, self.elem_at_of = array("q"), array("q")   # see slotgrid.offset_tables
+        self.key_at_of = self.elem_at_of = None   # set by walk_run for the run being walked
 
     def problem(self, what: str, why: str, address: Optional[int] = None) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -446,9 +445,6 @@ class _Walk:
                 raise _LimitReached
             return
         key_at_of, elem_at_of = self.key_at_of, self.elem_at_of
-        if len(key_at_of) <= positions[-1]:
-            key_at_of, elem_at_of = self.key_at_of, self.elem_at_of = slotgrid.offset_tables(
-                self.maptype.bucketsize, self.key_offsets, self.elem_offsets, positions[-1] // BUCKET_SLOTS + 1)
         buckets = list(map(first.__add__, map(slotgrid.UNIT_OF_POSITION, positions)))
         slots = list(map(slotgrid.SLOT_OF_POSITION, positions))
         key_ats = list(map(key_at_of.__getitem__, positions))
@@ -561,8 +557,8 @@ class _Walk:
             wanted = [take(first + k, tophash0) for k, tophash0 in enumerate(tophashes[0::BUCKET_SLOTS])]
             full = b"".join(full[8 * k:8 * k + 8] if want else _NO_SLOTS for k, want in enumerate(wanted))
         positions = list(compress(range(n * BUCKET_SLOTS), full))
-        if positions and len(self.key_at_of) <= positions[-1]:   # the tables cover the run: take() never grows them
-            self.key_at_of, self.elem_at_of = slotgrid.offset_tables(size, self.key_offsets, self.elem_offsets, n)
+        # the slot offsets of this run's buffer (and of an overflow bucket: one bucket), for take()
+        self.key_at_of, self.elem_at_of = slotgrid.offset_tables(size, self.key_offsets, self.elem_offsets, n)
         chained = list(compress(range(n), words[self.overflow_offset // POINTER_SIZE::stride]))
         done = 0
         for stop in chained + [n]:

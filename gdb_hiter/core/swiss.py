@@ -15,7 +15,6 @@ Semantics follow ``internal/runtime/maps`` of go1.24.11 – go1.27.3
 from __future__ import annotations
 
 import struct
-from array import array
 from dataclasses import dataclass, field
 from itertools import compress, groupby
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -307,7 +306,6 @@ class _MapWalk:
         mt = maptype
         self.key_offsets = [mt.key_offset(slot) for slot in range(GROUP_SLOTS)]
         self.elem_offsets = [mt.elem_offset(slot) for slot in range(GROUP_SLOTS)]
-        self.key_at_of, self.elem_at_of = array("q"), array("q")   # see slotgrid.offset_tables
 
     def stop(self, what: str, why: str, address: Optional[int] = None) -> None:
         self.problems.append(Problem(what, why, address))
@@ -380,10 +378,8 @@ class _MapWalk:
                 if self.limited:
                     return
             return
-        key_at_of, elem_at_of = self.key_at_of, self.elem_at_of
-        if len(key_at_of) <= positions[-1]:
-            key_at_of, elem_at_of = self.key_at_of, self.elem_at_of = slotgrid.offset_tables(
-                group_size, self.key_offsets, self.elem_offsets, positions[-1] // GROUP_SLOTS + 1)
+        key_at_of, elem_at_of = slotgrid.offset_tables(group_size, self.key_offsets, self.elem_offsets,
+                                                        len(ctrls) // CTRL_WORD_SIZE)
         key_ats = list(map(key_at_of.__getitem__, positions))
         elem_ats = list(map(elem_at_of.__getitem__, positions))
         key_slot, elem_slot = mt.key_slot_size, mt.elem_slot_size
