@@ -13,12 +13,12 @@ and the walk goes on where it can.
 
 from __future__ import annotations
 
-import struct
 import json
+import struct
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from itertools import compress
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import abitype, slotgrid
@@ -39,7 +39,6 @@ from .classic_layouts import (
     MIN_TOP_HASH,
     NO_CHECK,
     POINTER_SIZE,
-    SLOT_CODE_TABLE,
     SLOT_CODES,
     ClassicLayout,
     HITER_GO118,
@@ -47,6 +46,7 @@ from .classic_layouts import (
     bucket_struct,
     classic_layout,
     flag_names,
+    slot_codes,
 )
 from .layoututil import field_offsets
 from .gcpause import cyclic_gc_paused
@@ -305,14 +305,19 @@ class BucketRecords(Sequence):
     def add_run(self, first_index: int, address: int, size: int, tophashes: bytes) -> int:
         """Buckets first_index... at address, address + size...; returns the position of the first."""
         position = self._length
-        self._runs.append((position, first_index, address, size, tophashes.hex(),
-                           tophashes.translate(SLOT_CODE_TABLE).decode("ascii")))
+        self._runs.append((position, first_index, address, size, tophashes.hex(), slot_codes(tophashes)))
         self._length += len(tophashes) // BUCKET_SLOTS
         return position
 
-    def overflow_of(self, position: int) -> List[Dict[str, Any]]:
-        """The (new, empty) list of overflow records of the bucket at ``position``."""
-        return self._overflow.setdefault(position, [])
+    def start_chain(self, position: int) -> None:
+        """The bucket at ``position`` has an overflow pointer: its record gets an ``overflow``
+        list, empty if the chain's first bucket cannot be walked."""
+        self._overflow[position] = []
+
+    def add_overflow(self, position: int, depth: int, address: int, tophash: bytes) -> None:
+        """One more bucket of the overflow chain of the bucket at ``position``."""
+        self._overflow[position].append(
+            {"depth": depth, "address": address, "tophash": tophash.hex(), "slots": slot_codes(tophash)})
 
     def __len__(self) -> int:
         return self._length
@@ -330,7 +335,7 @@ class BucketRecords(Sequence):
     def _record(self, run, k: int) -> Dict[str, Any]:
         position, first_index, address, size, hexes, codes = run
         record = {"index": first_index + k, "address": address + k * size,
-                  "tophash": hexes[16 * k:16 * k + 16], "slots": codes[8 * k:8 * k + 8]}
+                  "tophash": hexes[_HEX * k:_HEX * (k + 1)], "slots": codes[BUCKET_SLOTS * k:BUCKET_SLOTS * (k + 1)]}
         chain = self._overflow.get(position + k)
         if chain is not None:
             record["overflow"] = chain
@@ -349,14 +354,17 @@ class BucketRecords(Sequence):
     def json(self) -> str:
         """``json.dumps(list(self))``, the same text."""
         pieces = []
+        overflow = self._overflow
+        chained = list(overflow)   # positions with a chain, in walk order: ascending
         for position, first_index, address, size, hexes, codes in self._runs:
             count = len(codes) // BUCKET_SLOTS
             texts = map(_BUCKET_JSON.__mod__, zip(
                 range(first_index, first_index + count), range(address, address + count * size, size),
-                map(hexes.__getitem__, map(slice, range(0, 16 * count, 16), range(16, 16 * count + 16, 16))),
-                map(codes.__getitem__, map(slice, range(0, 8 * count, 8), range(8, 8 * count + 8, 8)))))
-            if any(position <= chained < position + count for chained in self._overflow):
-                overflow = self._overflow
+                map(hexes.__getitem__, map(slice, range(0, _HEX * count, _HEX), range(_HEX, _HEX * (count + 1), _HEX))),
+                map(codes.__getitem__, map(slice, range(0, BUCKET_SLOTS * count, BUCKET_SLOTS),
+                                           range(BUCKET_SLOTS, BUCKET_SLOTS * (count + 1), BUCKET_SLOTS)))))
+            next_chain = bisect_left(chained, position)
+            if next_chain < len(chained) and chained[next_chain] < position + count:
                 texts = [text if position + k not in overflow else
                          f'{text[:-1]}, "overflow": [{", ".join(map(_chain_json, overflow[position + k]))}]}}'
                          for k, text in enumerate(texts)]
@@ -364,6 +372,7 @@ class BucketRecords(Sequence):
         return "[" + ", ".join(piece for piece in pieces if piece) + "]"
 
 
+_HEX = 2 * BUCKET_SLOTS   # hex digits of one bucket's tophash
 _BUCKET_JSON = '{"index": %d, "address": %d, "tophash": "%s", "slots": "%s"}'
 _OVERFLOW_JSON = '{"depth": %d, "address": %d, "tophash": "%s", "slots": "%s"}'
 
@@ -555,7 +564,8 @@ class _Walk:
         wanted = None
         if take is not None:
             wanted = [take(first + k, tophash0) for k, tophash0 in enumerate(tophashes[0::BUCKET_SLOTS])]
-            full = b"".join(full[8 * k:8 * k + 8] if want else _NO_SLOTS for k, want in enumerate(wanted))
+            full = b"".join(full[BUCKET_SLOTS * k:BUCKET_SLOTS * (k + 1)] if want else _NO_SLOTS
+                             for k, want in enumerate(wanted))
         positions = list(compress(range(n * BUCKET_SLOTS), full))
         # the slot offsets of this run's buffer (and of an overflow bucket: one bucket), for take()
         self.key_at_of, self.elem_at_of = slotgrid.offset_tables(size, self.key_offsets, self.elem_offsets, n)
@@ -569,17 +579,12 @@ class _Walk:
             if stop == n:
                 break
             index = first + stop
-            overflow_records = records.overflow_of(position + stop)
+            records.start_chain(position + stop)
             for depth, overflow_address, overflow_buffer in self.overflow_chain(
                 buffer_address + starts[stop], buffer, starts[stop], f"{array}[{index}]"
             ):
                 overflow_tophash = overflow_buffer[:BUCKET_SLOTS]
-                overflow_records.append({
-                    "depth": depth,
-                    "address": overflow_address,
-                    "tophash": overflow_tophash.hex(),
-                    "slots": overflow_tophash.translate(SLOT_CODE_TABLE).decode(),
-                })
+                records.add_overflow(position + stop, depth, overflow_address, overflow_tophash)
                 if wanted is None or wanted[stop]:
                     self.take(overflow_buffer, overflow_address, array, index, depth,
                               list(compress(range(BUCKET_SLOTS), overflow_tophash.translate(_FULL_TOPHASH))))
