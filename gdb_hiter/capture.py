@@ -202,16 +202,12 @@ def read_captured(directory: str):
     return docs, entries, notes
 
 
-def _write_text(path: str, text: str) -> None:
-    write_atomic(path, text)
-
-
 def finish_directory(directory: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
     """Write index.json and report.md from what is in ``directory``; return the index."""
     docs, entries, notes = read_captured(directory)
     index = {"format": "gdb-hiter-capture", "version": 1, **outcome, "snapshots": entries,
              "unreadable": notes}
-    _write_text(os.path.join(directory, INDEX_NAME), json.dumps(index, indent=2, sort_keys=True) + "\n")
+    write_atomic(os.path.join(directory, INDEX_NAME), json.dumps(index, indent=2, sort_keys=True) + "\n")
     if docs and any(doc["event"] != "core" for doc in docs):
         report = transition_report(docs, "markdown")
     elif docs:
@@ -220,7 +216,7 @@ def finish_directory(directory: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
     else:
         report = "# gdb-hiter capture\n\nNo snapshot was taken.\n"
     report += f"\n---\n\nCapture: {outcome.get('result')}\n"
-    _write_text(os.path.join(directory, REPORT_NAME), report)
+    write_atomic(os.path.join(directory, REPORT_NAME), report)
     return index
 
 

@@ -9,15 +9,15 @@ classified, problems, then the entries with where they sit in memory.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
-
 import json
 import re
 from itertools import groupby
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .gcpause import cyclic_gc_paused
 from .model import DecodedMap, EntryColumns, raw_text
+from .slotgrid import SLOTS   # slots (control bytes) per Swiss group
 
 # Classic slot codes are the decoder's (classic_layouts.SLOT_CODES); Swiss
 # control bytes are classified here with the same single-letter scheme.
@@ -25,7 +25,6 @@ CLASSIC_SLOT_LEGEND = "F full, 0 emptyRest, 1 emptyOne, 2 evacuatedX, 3 evacuate
 SWISS_SLOT_LEGEND = "F full, E empty (0x80), D deleted (0xfe), ? invalid"
 SWISS_SLOT_CODES = {"F": "full", "E": "empty", "D": "deleted", "?": "invalid"}
 
-SWISS_GROUP_SLOTS = 8        # slots (control bytes) per group
 ENTRIES_PER_PIECE = 1 << 15  # entries per piece of map_json_parts (~4 MB of JSON)
 DEFAULT_TEXT_LIMIT = 100     # entries (and bucket/group rows) hmap-show prints by default
 MAX_COLUMN = 48              # a key or value wider than this does not widen its column further
@@ -55,7 +54,8 @@ def map_document(decoded: DecodedMap, type_name: str, render_key=None, render_va
     ``show`` bounds the entries rendered into ``entries`` (the first ones in
     memory order); the walk itself is the caller's (hmap-show walks the whole
     map so that counts, buckets and problems are complete). ``rows=False``
-    leaves a Swiss map's ``groups`` as the marker map_json_parts fills in.
+    leaves ``buckets`` / ``old_buckets`` (classic) and ``groups`` (Swiss) as
+    the markers map_json_parts fills in.
     """
     header = {name: value for name, value in decoded.header.items() if name not in ("flag_names", "address")}
     doc: Dict[str, Any] = {
@@ -299,7 +299,7 @@ def _swiss_group_columns(decoded: DecodedMap) -> Tuple[list, ...]:
         indexes += range(count)
         addresses += range(data, data + count * group_size, group_size)
         ctrls += group_ctrls
-        codes += [table_codes[at:at + SWISS_GROUP_SLOTS] for at in range(0, len(table_codes), SWISS_GROUP_SLOTS)]
+        codes += [table_codes[at:at + SLOTS] for at in range(0, len(table_codes), SLOTS)]
     return columns
 
 
