@@ -31,7 +31,7 @@ def need(condition: bool, reason: str) -> None:
 @pytest.fixture(scope="session")
 def loader() -> Path:
     """The generated gdb loader for this install (what `gdb-hiter gdbinit` prints)."""
-    from gdb_hiter import loader as loader_module
+    from gdb_hiter.cli import loader as loader_module
     from gdbrun import gdb_executable
 
     need(gdb_executable() is not None, "gdb is not installed (scripts/go-toolchains installs it)")

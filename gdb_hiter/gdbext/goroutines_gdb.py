@@ -1,7 +1,7 @@
 """Goroutines through gdb: registers, the TLS g slot, runtime.allgs, frames.
 
 Everything that decides (offsets, plausibility, which g is current, what
-to scan) is in ``core/goroutines.py``; this module only fetches the values:
+to scan) is in ``core/program/goroutines.py``; this module only fetches the values:
 ``$fs_base``, ``$r14`` and ``$rsp`` of a thread's newest frame, the ELF
 PT_TLS segment and ``runtime.tlsg`` symbol of the executable (pyelftools),
 the address of ``runtime.allgs``, and gdb's frames for naming the function
@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 import gdb
 
-from ..core import goroutines as core
+from ..core.program import goroutines as core
 from ..core.memory import UnreadableMemory
 from .command import UserError
 from .memory import InferiorMemory

@@ -1,4 +1,4 @@
-"""Go types as gdb sees them (from DWARF) → ``core.gotypes.GoType``.
+"""Go types as gdb sees them (from DWARF) → ``core.render.gotypes.GoType``.
 
 gdb 13.1 shows Go's DWARF like this (checked with go1.19 … go1.27.3):
 
@@ -32,9 +32,9 @@ from typing import List, Optional, Tuple
 
 import gdb  # type: ignore[import-not-found]
 
-from ..core import gotypes
-from ..core import typedesc
-from ..core.gotypes import GoType, StructField, split_map_name
+from ..core.render import gotypes
+from ..core.render import typedesc
+from ..core.render.gotypes import GoType, StructField, split_map_name
 from ..core.memory import MemoryReader
 
 # The runtime stores keys and elements bigger than this behind a pointer

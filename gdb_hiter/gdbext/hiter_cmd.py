@@ -3,7 +3,7 @@
 A ``for k, v := range m`` iterator is a compiler temporary in the frame of
 the ranging function with no DWARF variable (reference §3), so it is found
 by scanning the live part of goroutine stacks with the decoders' validating
-scanner (``mapdecode.scan_for_iterators``), then decoded where it stands.
+scanner (``MapImplementation.scan_for_iterators``), then decoded where it stands.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gdb
 
-from ..core import goroutines as core
-from ..core import mapdecode
+from ..core.program import goroutines as core
+from ..core.maps.implementations import for_report
+from ..core.maps.interface import IteratorError, MapImplementation
 from ..core.memory import UnreadableMemory
 from . import goroutines_gdb as gg
 from .command import HiterCommand, UserError
@@ -29,8 +30,8 @@ def _need_process() -> None:
         raise UserError("no process: run the program, attach to it or load a core file first")
 
 
-def _layout() -> mapdecode.MapLayout:
-    return mapdecode.MapLayout.from_report(version_report())
+def _implementation() -> MapImplementation:
+    return for_report(version_report())
 
 
 def _offsets() -> core.RuntimeOffsets:
@@ -101,7 +102,7 @@ def find_iterators(all_goroutines: bool = False, map_address: Optional[int] = No
     since a breakpoint's stop() cannot run a command through gdb.execute
     (gdb then reports the same hit again).
     """
-    layout, offsets = _layout(), _offsets()
+    implementation, offsets = _implementation(), _offsets()
     memory = InferiorMemory()
     current, state = gg.current_goroutine(memory, offsets)
     notes = list(current.notes)
@@ -128,7 +129,7 @@ def find_iterators(all_goroutines: bool = False, map_address: Optional[int] = No
         except UnreadableMemory as error:
             notes.append(f"goroutine {g.goid}: stack unreadable: {error}")
             continue
-        found = mapdecode.scan_for_iterators(memory, layout, data, plan.start, map_address=map_address)
+        found = implementation.scan_for_iterators(memory, data, plan.start, map_address=map_address)
         if not found:
             continue
         frames = gg.thread_frames(g.stack_lo, g.stack_hi) if g.address == current.goroutine.address \
@@ -202,15 +203,15 @@ class HiterShow(HiterCommand):
 
     def run(self, args):
         _need_process()
-        layout = _layout()
+        implementation = _implementation()
         address = evaluate_address(args.address, "ADDR")
         memory = InferiorMemory()
         try:
             if args.force:
-                iterator = mapdecode.decode_iterator(memory, layout, address)
+                iterator = implementation.decode_iterator(memory, address)
             else:
-                iterator = mapdecode.check_iterator(memory, layout, address)
-        except mapdecode.IteratorError as error:
+                iterator = implementation.check_iterator(memory, address)
+        except IteratorError as error:
             hint = " (--force decodes it anyway)" if error.implausible else ""
             raise UserError(f"no iterator at {address:#x}: {error}{hint}") from None
         data = iterator.to_json()

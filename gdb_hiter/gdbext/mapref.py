@@ -25,11 +25,12 @@ from typing import Any, Optional, Tuple
 
 import gdb  # type: ignore[import-not-found]
 
-from ..core import mapdecode, render
-from ..core.gotypes import GoType
-from ..core.mapdecode import MapLayout
+from ..core.render import values as render
+from ..core.render.gotypes import GoType
+from ..core.maps.implementations import for_report
+from ..core.maps.interface import MapImplementation
 from ..core.memory import UnreadableMemory
-from ..core.model import DecodedMap
+from ..core.maps.model import DecodedMap
 from . import gotypes_gdb
 from .command import UserError
 from .memory import InferiorMemory
@@ -45,7 +46,7 @@ class MapRef:
 
     expression: str
     address: int                 # of the hmap / maps.Map
-    layout: MapLayout
+    implementation: MapImplementation      # decodes this program's maps
     maptype: Any                 # classic.MapType | swiss.SwissMapType
     key_type: GoType
     elem_type: GoType
@@ -56,7 +57,7 @@ class MapRef:
     def decode(self, limit: Optional[int] = None, memory=None) -> DecodedMap:
         memory = memory or InferiorMemory()
         try:
-            return mapdecode.decode_map(memory, self.layout, self.address, self.maptype, limit=limit)
+            return self.implementation.decode_map(memory, self.address, self.maptype, limit=limit)
         except UnreadableMemory as error:
             raise UserError(f"{self.expression}: cannot read the map: {error}") from None
         except ValueError as error:
@@ -70,10 +71,10 @@ class MapRef:
 
 
 # ---------------------------------------------------------------------------
-# The program's map layout, cached per program
+# The program's map implementation, cached per program
 
 
-_layout_cache: dict = {}
+_program_cache: dict = {}
 
 
 def _program_key() -> Tuple:
@@ -82,19 +83,19 @@ def _program_key() -> Tuple:
     return (gdb.current_progspace().filename, inferior.pid, connection.type if connection else None)
 
 
-def map_layout() -> MapLayout:
-    """The program's ``MapLayout`` (from its Go version), cached per executable and process."""
+def map_implementation() -> MapImplementation:
+    """The program's ``MapImplementation`` (from its Go version), cached per executable and process."""
     key = _program_key()
-    cached = _layout_cache.get(key)
+    cached = _program_cache.get(key)
     if cached is None:
         report = version_report()
-        cached = _layout_cache[key] = (MapLayout.from_report(report), report.dwarf, report.program.kind)
+        cached = _program_cache[key] = (for_report(report), report.dwarf, report.program.kind)
     return cached[0]
 
 
-def _program_facts() -> Tuple[MapLayout, bool, str]:
-    map_layout()
-    return _layout_cache[_program_key()]
+def _program_facts() -> Tuple[MapImplementation, bool, str]:
+    map_implementation()
+    return _program_cache[_program_key()]
 
 
 # ---------------------------------------------------------------------------
@@ -102,31 +103,31 @@ def _program_facts() -> Tuple[MapLayout, bool, str]:
 
 def resolve_map(expression: str, type_name: Optional[str] = None) -> MapRef:
     """The map that ``expression`` denotes; see the module docstring for what is accepted."""
-    layout, dwarf, kind = _check_program(expression)
+    implementation, dwarf, kind = _check_program(expression)
     try:
         value = gdb.parse_and_eval(expression)
     except gdb.error as error:
         raise UserError(f"cannot evaluate {expression!r}: {error}") from None
-    return _resolve(value, expression, type_name, layout)
+    return _resolve(value, expression, type_name, implementation)
 
 
 def resolve_value(value: "gdb.Value", expression: str = "the value", type_name: Optional[str] = None) -> MapRef:
     """Like ``resolve_map`` for a ``gdb.Value`` (printers, convenience functions)."""
-    layout, _, _ = _check_program(expression)
-    return _resolve(value, expression, type_name, layout)
+    implementation, _, _ = _check_program(expression)
+    return _resolve(value, expression, type_name, implementation)
 
 
-def _check_program(expression: str) -> Tuple[MapLayout, bool, str]:
-    layout, dwarf, kind = _program_facts()
+def _check_program(expression: str) -> Tuple[MapImplementation, bool, str]:
+    implementation, dwarf, kind = _program_facts()
     if kind == "executable":
         raise UserError(f"no process: start the program (`run`, `start`) or load a core file to read {expression}")
     if not dwarf:
         raise UserError(f"the program has no DWARF (built with -ldflags=-w?): DWARF is needed to find "
                         f"the map {expression} and its types; without it, use an iterator (hiter-show)")
-    return layout, dwarf, kind
+    return implementation, dwarf, kind
 
 
-def _resolve(value: "gdb.Value", expression: str, type_name: Optional[str], layout: MapLayout) -> MapRef:
+def _resolve(value: "gdb.Value", expression: str, type_name: Optional[str], implementation: MapImplementation) -> MapRef:
     map_type, address = _map_type_and_address(value, expression, type_name)
     name = gotypes_gdb.map_type_name(map_type) or type_name or str(map_type)
     if address == 0:
@@ -139,22 +140,22 @@ def _resolve(value: "gdb.Value", expression: str, type_name: Optional[str], layo
     cache_key = (_program_key(), name)
     cached = _type_cache.get(cache_key)
     if cached is None:
-        cached = _type_cache[cache_key] = _map_type_facts(map_type, name, layout, memory)
+        cached = _type_cache[cache_key] = _map_type_facts(map_type, name, implementation, memory)
     descriptor, maptype, key_type, elem_type = cached
-    return MapRef(expression, address, layout, maptype, key_type, elem_type, name, descriptor, map_type)
+    return MapRef(expression, address, implementation, maptype, key_type, elem_type, name, descriptor, map_type)
 
 
 # (program, map type name) -> (descriptor address, maptype, key GoType, elem GoType)
 _type_cache: dict = {}
 
 
-def _map_type_facts(map_type: "gdb.Type", name: str, layout: MapLayout, memory) -> Tuple:
+def _map_type_facts(map_type: "gdb.Type", name: str, implementation: MapImplementation, memory) -> Tuple:
     descriptor = gotypes_gdb.map_type_descriptor_address(map_type)
     if descriptor is None:
         raise UserError(f"cannot find the runtime type descriptor of {name} "
                         "(no DW_AT_go_runtime_type for it in the DWARF)")
     try:
-        maptype = mapdecode.parse_maptype(memory, layout, descriptor)
+        maptype = implementation.parse_maptype(memory, descriptor)
     except UnreadableMemory as error:
         raise UserError(f"cannot read the type descriptor of {name}: {error}") from None
     except ValueError as error:

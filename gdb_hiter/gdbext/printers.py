@@ -8,7 +8,7 @@ The output has the shape of Go's own ``runtime-gdb.py``::
 come from gdb-hiter's decoders, so deleted slots are not shown, a map in the
 middle of a classic grow shows each entry once, and Swiss maps with several
 tables (or a directory with shared entries) are complete. Keys and values are
-rendered as Go's ``%#v`` would print them (``core.render``), passed to gdb as
+rendered as Go's ``%#v`` would print them (``core.render.values``), passed to gdb as
 ready-made strings: one rendering per entry, no ``gdb.Value`` per slot.
 
 Entries are in memory order (buckets or groups in order), not in any order
@@ -188,9 +188,8 @@ class IteratorPrinter:
         try:
             if self.value.address is None:
                 return f"{name} (not in memory)"
-            from ..core import mapdecode
             address = int(self.value.address)
-            iterator = mapdecode.decode_iterator(InferiorMemory(), mapref.map_layout(), address)
+            iterator = mapref.map_implementation().decode_iterator(InferiorMemory(), address)
             return f"{name} at {address:#x}: {iterator_summary(iterator)}"
         except Exception as error:  # never a traceback from print
             return f"{name} <error: {type(error).__name__}: {error}>"

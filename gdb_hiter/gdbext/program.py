@@ -6,10 +6,10 @@ from typing import Optional
 
 import gdb
 
-from ..core.elfinfo import NotAnExecutable, describe_executable
-from ..core.goversion import NotGoProgram, parse_build_version
+from ..core.program.elfinfo import NotAnExecutable, describe_executable
+from ..core.program.goversion import NotGoProgram, parse_build_version
 from ..core.memory import read_go_string
-from ..core.versioninfo import ProgramRef, VersionReport
+from ..core.program.versioninfo import ProgramRef, VersionReport
 from .command import UserError
 from .memory import InferiorMemory
 

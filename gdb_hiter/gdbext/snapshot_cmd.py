@@ -23,14 +23,19 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import gdb
 
-from ..core import goroutines as core_goroutines
-from ..core import mapdecode, maptext
-from ..core.diff import diff_snapshots
+from ..core.program import goroutines as core_goroutines
+from ..core.maps.implementations import for_report
+from ..core.maps.interface import IteratorError
+from ..core.render import maptext
+from ..core.snapshot.diff import diff_snapshots
 from ..core.memory import UnreadableMemory
-from ..core.report import FORMATS, render_diff
-from ..core.snapshot import SnapshotError, describe, make_snapshot, read_snapshot, write_snapshot
+from ..core.snapshot.report import FORMATS, render_diff
+from ..core.snapshot.document import SnapshotError, describe, make_snapshot, read_snapshot, write_snapshot
 from . import goroutines_gdb as gg
-from . import gotypes_gdb, hiter_cmd, hmap_cmd, settings
+from . import gotypes_gdb
+from . import hiter_cmd
+from . import hmap_cmd
+from . import settings
 from .command import HiterCommand, UserError
 from .memory import InferiorMemory
 from .program import current_program, version_report
@@ -120,8 +125,8 @@ def _plain(doc: Any) -> Any:
     return json.loads(json.dumps(doc, default=hiter_cmd.json_default))
 
 
-def iterator_document(memory, layout, found: Dict[str, Any]) -> Dict[str, Any]:
-    doc = _plain(mapdecode.decode_iterator(memory, layout, found["address"]).to_json())
+def iterator_document(memory, implementation, found: Dict[str, Any]) -> Dict[str, Any]:
+    doc = _plain(implementation.decode_iterator(memory, found["address"]).to_json())
     doc["goroutine"] = found.get("goroutine")
     doc["function"] = found.get("function")
     return doc
@@ -137,7 +142,7 @@ def _descriptor_of(iterator: Dict[str, Any]) -> Optional[int]:
     return fields.get("t", fields.get("typ"))
 
 
-def map_of_iterator(memory, layout, iterator: Dict[str, Any], limit: Optional[int],
+def map_of_iterator(memory, implementation, iterator: Dict[str, Any], limit: Optional[int],
                     notes: List[str]) -> Optional[Dict[str, Any]]:
     """The map an iterator walks, decoded by address with the iterator's type descriptor."""
     address, descriptor = iterator.get("map_address"), _descriptor_of(iterator)
@@ -153,8 +158,8 @@ def map_of_iterator(memory, layout, iterator: Dict[str, Any], limit: Optional[in
         except UserError as error:
             notes.append(f"map {address:#x} ({name}): {error}; its entries are raw bytes")
     try:
-        maptype = mapdecode.parse_maptype(memory, layout, descriptor)
-        decoded = mapdecode.decode_map(memory, layout, address, maptype)
+        maptype = implementation.parse_maptype(memory, descriptor)
+        decoded = implementation.decode_map(memory, address, maptype)
     except (UnreadableMemory, ValueError) as error:
         notes.append(f"map {address:#x}: cannot decode it: {error}")
         return None
@@ -184,7 +189,7 @@ def collect(*, targets: Sequence[str] = (), iterators_too: bool = True, every_it
     """
     memory = InferiorMemory()
     report = version_report()
-    layout = mapdecode.MapLayout.from_report(report)
+    implementation = for_report(report)
     notes: List[str] = []
     maps: Dict[int, Dict[str, Any]] = {}
     iterators: Dict[int, Dict[str, Any]] = {}
@@ -193,8 +198,8 @@ def collect(*, targets: Sequence[str] = (), iterators_too: bool = True, every_it
         if found["address"] in iterators:
             return
         try:
-            iterators[found["address"]] = iterator_document(memory, layout, found)
-        except mapdecode.IteratorError as error:
+            iterators[found["address"]] = iterator_document(memory, implementation, found)
+        except IteratorError as error:
             notes.append(f"iterator {found['address']:#x}: {error}")
 
     wanted_maps: List[int] = []
@@ -202,8 +207,8 @@ def collect(*, targets: Sequence[str] = (), iterators_too: bool = True, every_it
         if _is_address(target):
             address = int(target, 0)
             try:
-                mapdecode.check_iterator(memory, layout, address)
-            except mapdecode.IteratorError:
+                implementation.check_iterator(memory, address)
+            except IteratorError:
                 pass
             else:
                 add_iterator({"address": address, "goroutine": None, "function": None})
@@ -230,7 +235,7 @@ def collect(*, targets: Sequence[str] = (), iterators_too: bool = True, every_it
     for iterator in list(iterators.values()):
         address = iterator.get("map_address")
         if address and address not in maps:
-            doc = map_of_iterator(memory, layout, iterator, limit, notes)
+            doc = map_of_iterator(memory, implementation, iterator, limit, notes)
             if doc is not None:
                 maps[address] = doc
 

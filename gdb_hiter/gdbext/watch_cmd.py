@@ -42,8 +42,8 @@ from typing import Any, Dict, List, Optional
 
 import gdb
 
-from ..core import goroutines as core_goroutines
-from ..core.snapshot import SnapshotError, describe, write_snapshot
+from ..core.program import goroutines as core_goroutines
+from ..core.snapshot.document import SnapshotError, describe, write_snapshot
 from . import goroutines_gdb as gg
 from . import snapshot_cmd
 from .command import HiterCommand, UserError
@@ -279,7 +279,7 @@ class HiterWatch(HiterCommand):
             gdb.write(f"hiter-watch: off ({count} snapshot(s) taken).\n")
             return
         if args.maps == ["report"]:
-            from ..capture import transition_report
+            from ..cli.capture import transition_report
             docs = watch_docs()
             if not docs:
                 raise UserError("no snapshot taken at a cgo transition in this session")

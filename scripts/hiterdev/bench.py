@@ -197,7 +197,7 @@ RESULT["floor_covers"] = covered
 # cyclic GC on and off (the command itself runs with it paused). Skipped (with
 # a note) if the internals have moved.
 def stages(gc_off):
-    from gdb_hiter.core import maptext
+    from gdb_hiter.core.render import maptext
     from gdb_hiter.core.atomicfile import write_atomic
     from gdb_hiter.gdbext.mapref import resolve_map
     from gdb_hiter.gdbext.memory import InferiorMemory

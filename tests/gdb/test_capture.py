@@ -22,18 +22,18 @@ import pytest
 
 from builds import all_toolchains, binary, builds_of
 from conftest import REPO, need
-from gdb_hiter.capture import (EXIT_OK, EXIT_SIGNAL, EXIT_TIMEOUT, EXIT_USAGE, pair_transitions,
+from gdb_hiter.cli.capture import (EXIT_OK, EXIT_SIGNAL, EXIT_TIMEOUT, EXIT_USAGE, pair_transitions,
                                snapshot_files, transition_report)
-from gdb_hiter.core.diff import diff_snapshots
-from gdb_hiter.core.report import render_diff
-from gdb_hiter.core.snapshot import read_snapshot
+from gdb_hiter.core.snapshot.diff import diff_snapshots
+from gdb_hiter.core.snapshot.report import render_diff
+from gdb_hiter.core.snapshot.document import read_snapshot
 from gdbrun import run_gdb
 from hiterdev import toolchains
 
 BUILDS = builds_of("cgorange", lambda b: not b.stripped)
 DATA = REPO / "tests" / "unit" / "data" / "capture"
 PROG_SOURCE = DATA / "prog"
-CLI = [sys.executable, "-c", "import sys; from gdb_hiter.capture import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "import sys; from gdb_hiter.cli.capture import main; sys.exit(main())"]
 OFFLINE = [sys.executable, "-m", "gdb_hiter.cli"]
 
 

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from builds import binary, builds_of
-from gdb_hiter.core.goroutines import offsets_for
+from gdb_hiter.core.program.goroutines import offsets_for
 from gdbrun import run_gdb
 
 GLUE_SHOW = ("python import json; found = json.loads(gdb.execute('hiter-find --json', to_string=True)); "

@@ -11,11 +11,11 @@ import json
 import pytest
 
 from builds import binary, builds_of
-from gdb_hiter.core.abitype import ABI_TYPE
-from gdb_hiter.core.classic_layouts import MAPTYPE_DWARF_NAMES, classic_layout
-from gdb_hiter.core.goversion import parse_build_version, select_layout
-from gdb_hiter.core.layoututil import field_offsets
-from gdb_hiter.core.swiss_layouts import swiss_layout
+from gdb_hiter.core.layouts.abitype import ABI_TYPE
+from gdb_hiter.core.layouts.classic import MAPTYPE_DWARF_NAMES, classic_layout
+from gdb_hiter.core.program.goversion import parse_build_version, select_layout
+from gdb_hiter.core.layouts.fields import field_offsets
+from gdb_hiter.core.layouts.swiss import swiss_layout
 from gdbrun import run_gdb
 
 DUMP_CODE = """import json

@@ -61,6 +61,8 @@ def test_loader_does_not_change_system_site_packages(loader):
 def test_gdb_hiter_imports_no_gdb_in_core():
     """The pure core runs in plain CPython (this interpreter has no gdb module)."""
     code = ("import sys, pkgutil, importlib, gdb_hiter.core as c\n"
-            "[importlib.import_module('gdb_hiter.core.' + m.name) for m in pkgutil.iter_modules(c.__path__)]\n"
+            "names = [m.name for m in pkgutil.walk_packages(c.__path__, 'gdb_hiter.core.')]\n"
+            "[importlib.import_module(name) for name in names]\n"
+            "assert 'gdb_hiter.core.maps.swiss.scan' in names and len(names) > 30, names\n"
             "assert 'gdb' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -20,7 +20,7 @@ from hiterdev.fixtures import parse_events
 # What hmap-show does, with no rendering limits: the long strings and big
 # arrays here are printed whole by Go (the limits are unit-tested).
 RENDER_ENTRIES = """import json
-from gdb_hiter.core.render import RenderLimits
+from gdb_hiter.core.render.values import RenderLimits
 from gdb_hiter.gdbext.mapref import resolve_map
 from gdb_hiter.gdbext.memory import InferiorMemory
 unlimited = RenderLimits(max_string_bytes=1 << 20, max_elements=1 << 20, max_total_elements=1 << 20)

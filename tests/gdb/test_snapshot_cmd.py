@@ -12,7 +12,7 @@ import re
 import pytest
 
 from builds import binary, builds_of
-from gdb_hiter.core.snapshot import read_snapshot
+from gdb_hiter.core.snapshot.document import read_snapshot
 from gdbrun import run_gdb
 
 BUILDS = [p for p in builds_of("cgorange", lambda b: not b.stripped)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from builds import binary, builds_of, toolchain_release
-from gdb_hiter.core.goversion import parse_build_version, select_layout
+from gdb_hiter.core.program.goversion import parse_build_version, select_layout
 from gdbrun import run_gdb
 
 EXPECTED_LAYOUT = {  # map_impl -> layout family, by Go minor (reference §6 and docs/architecture.md)

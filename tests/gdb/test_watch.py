@@ -9,8 +9,8 @@ cgo calls only, run the fixture to its end, then ``hiter-watch report`` and
 import pytest
 
 from builds import binary, builds_of
-from gdb_hiter.capture import snapshot_files, transition_report
-from gdb_hiter.core.snapshot import read_snapshot
+from gdb_hiter.cli.capture import snapshot_files, transition_report
+from gdb_hiter.core.snapshot.document import read_snapshot
 from gdbrun import run_gdb
 
 BUILDS = [p for p in builds_of("cgorange", lambda b: not b.stripped)

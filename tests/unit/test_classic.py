@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from gdb_hiter.core import classic, classic_layouts, goversion
-from gdb_hiter.core.classic_layouts import CLASSIC_LAYOUTS, MAPTYPE_DWARF_NAMES, NO_CHECK
-from gdb_hiter.core.layoututil import field_offsets
+from gdb_hiter.core.maps.classic import walk as classic_walk
+from gdb_hiter.core.maps import classic
+from gdb_hiter.core.layouts import classic as classic_layouts
+from gdb_hiter.core.program import goversion
+from gdb_hiter.core.layouts.classic import CLASSIC_LAYOUTS, MAPTYPE_DWARF_NAMES, NO_CHECK
+from gdb_hiter.core.layouts.fields import field_offsets
 from gdb_hiter.core.memory import SegmentMemory, UnreadableMemory
 
 DATA = Path(__file__).parent / "data" / "classic"
@@ -423,7 +426,7 @@ def test_hash_writing_is_named_as_the_likely_cause():
 def test_bucket_array_read_in_chunks_and_bad_chunks_salvaged(monkeypatch):
     case = Case(TOOLCHAINS[0], "plain")
     maptype = case.maptype()
-    monkeypatch.setattr(classic, "READ_CHUNK_BYTES", 3 * maptype.bucketsize)
+    monkeypatch.setattr(classic_walk, "READ_CHUNK_BYTES", 3 * maptype.bucketsize)
     assert len(case.decode().entries) == case.truth["len"]
 
     class Holey:

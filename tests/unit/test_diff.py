@@ -1,4 +1,4 @@
-"""core.diff and core.report: diffs of snapshots built from real decoder output, and their rendering.
+"""core.snapshot.diff and core.snapshot.report: diffs of snapshots built from real decoder output, and their rendering.
 
 Golden files: tests/unit/data/snapshots/. Regenerate them after a deliberate
 change of the output with ``GDB_HITER_UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_diff.py``
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from gdb_hiter.core import snapshot
-from gdb_hiter.core.diff import diff_entries, diff_snapshots, iterator_meaning
-from gdb_hiter.core.report import md_cell, render_diff, render_snapshot
+from gdb_hiter.core.snapshot import document as snapshot
+from gdb_hiter.core.snapshot.diff import diff_entries, diff_snapshots, iterator_meaning
+from gdb_hiter.core.snapshot.report import md_cell, render_diff, render_snapshot
 from test_snapshot import (
     CLASSIC_NOSWISS, CLASSIC_TOOLCHAIN, SWISS_BUILD, classic_iterator_json, classic_map_json, classic_snapshot,
     sample_classic, sample_swiss, sample_swiss_growth, swiss_iterator_json, swiss_map_json,
@@ -296,7 +296,7 @@ def test_cli_errors_are_one_line(files):
 
 
 def test_use_color(monkeypatch):
-    from gdb_hiter.offline import use_color
+    from gdb_hiter.cli.offline import use_color
 
     class Tty:
         def isatty(self):

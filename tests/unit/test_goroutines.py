@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from gdb_hiter.core import goroutines as gr
+from gdb_hiter.core.program import goroutines as gr
 from gdb_hiter.core.memory import SegmentMemory
 
 # Measured in the DWARF of the cgorange builds (tests/gdb/test_hiter.py re-checks them per build).

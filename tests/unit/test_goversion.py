@@ -2,7 +2,7 @@
 
 import pytest
 
-from gdb_hiter.core.goversion import (
+from gdb_hiter.core.program.goversion import (
     BUILDINFO_MAGIC, NotGoProgram, find_buildinfo, parse_build_version, parse_buildinfo, select_layout,
 )
 

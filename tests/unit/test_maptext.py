@@ -1,4 +1,4 @@
-"""core.maptext: hmap-show's JSON document and text, over maps captured from real programs.
+"""core.render.maptext: hmap-show's JSON document and text, over maps captured from real programs.
 
 The captures are the decoders' own test data (tests/unit/data/classic and
 data/swiss); the helpers of those tests load and decode them.
@@ -10,10 +10,11 @@ import json
 
 import pytest
 
-from gdb_hiter.core import gotypes, maptext
-from gdb_hiter.core.gotypes import GoType
-from gdb_hiter.core.model import DecodedMap, Entry, EntryColumns, Problem
-from gdb_hiter.core.render import entry_renderers
+from gdb_hiter.core.render import gotypes
+from gdb_hiter.core.render import maptext
+from gdb_hiter.core.render.gotypes import GoType
+from gdb_hiter.core.maps.model import DecodedMap, Entry, EntryColumns, Problem
+from gdb_hiter.core.render.values import entry_renderers
 from test_classic import Case
 from test_classic import TOOLCHAINS as CLASSIC_TOOLCHAINS
 from test_classic import s64

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from gdb_hiter.core import snapshot
-from gdb_hiter.core.diff import diff_snapshots
-from gdb_hiter.core.redact import RedactError, redact_snapshot, token
-from test_snapshot import INT64, STRING, SWISS_BUILD, sample_classic, sample_swiss, swiss_map_json, swiss_snapshot
+from gdb_hiter.core.snapshot import document as snapshot
+from gdb_hiter.core.snapshot.diff import diff_snapshots
+from gdb_hiter.core.snapshot.redact import RedactError, redact_snapshot, token
+from test_snapshot import (
+    INT64, STRING, SWISS_BUILD, sample_classic, sample_swiss, swiss_map_json, swiss_snapshot,
+)
 from test_swiss import truth
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from gdb_hiter.core import gotypes
-from gdb_hiter.core.gotypes import GoType, StructField, reflect_name, split_map_name
+from gdb_hiter.core.render import gotypes
+from gdb_hiter.core.render.gotypes import GoType, StructField, reflect_name, split_map_name
 from gdb_hiter.core.memory import SegmentMemory
-from gdb_hiter.core.model import Entry
-from gdb_hiter.core.render import (RenderLimits, entry_renderers, format_complex, format_float,
+from gdb_hiter.core.maps.model import Entry
+from gdb_hiter.core.render.values import (RenderLimits, entry_renderers, format_complex, format_float,
                                    is_print, quote, render)
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "render" / "golden.json").read_text())

@@ -1,9 +1,9 @@
-"""core.snapshot: format v1, schema, atomic write, one-line read errors.
+"""core.snapshot.document: format v1, schema, atomic write, one-line read errors.
 
 The snapshots are built from REAL decoder output: maps and iterators decoded
 from the memory captured from real Go processes (tests/unit/data/classic
 and data/swiss, loaded by the helpers of test_classic / test_swiss), laid
-out by core.maptext as hmap-show --json lays them out. The helpers here are
+out by core.render.maptext as hmap-show --json lays them out. The helpers here are
 shared with test_diff.py and test_redact.py.
 """
 
@@ -16,9 +16,12 @@ import struct
 
 import pytest
 
-from gdb_hiter.core import classic, maptext, render, snapshot
-from gdb_hiter.core.gotypes import GoType
-from gdb_hiter.core.snapshot import SnapshotError
+from gdb_hiter.core.maps import classic
+from gdb_hiter.core.render import maptext
+from gdb_hiter.core.render import values as render
+from gdb_hiter.core.snapshot import document as snapshot
+from gdb_hiter.core.render.gotypes import GoType
+from gdb_hiter.core.snapshot.document import SnapshotError
 from test_classic import Case
 from test_swiss import capture, decode_iter, layout_of
 from test_swiss import decode as swiss_decode

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from gdb_hiter.core import swiss
-from gdb_hiter.core.abitype import ABI_TYPE, KIND_MAP
-from gdb_hiter.core.goversion import parse_build_version, select_layout
-from gdb_hiter.core.layoututil import field_offsets
+from gdb_hiter.core.maps import swiss
+from gdb_hiter.core.layouts.abitype import ABI_TYPE, KIND_MAP
+from gdb_hiter.core.program.goversion import parse_build_version, select_layout
+from gdb_hiter.core.layouts.fields import field_offsets
 from gdb_hiter.core.memory import SegmentMemory
-from gdb_hiter.core.swiss_layouts import (
+from gdb_hiter.core.layouts.swiss import (
     CTRL_DELETED, CTRL_EMPTY, FLAG_INDIRECT_ELEM, FLAG_INDIRECT_KEY, ITER, TABLE, UnknownLayout, ctrl_state,
     swiss_layout,
 )

@@ -17,8 +17,8 @@ import pytest
 from conftest import need
 from hiterdev import toolchains
 
-from gdb_hiter.core import typedesc
-from gdb_hiter.core.abitype import ABI_TYPE, KIND_MAP, kind_of
+from gdb_hiter.core.render import typedesc
+from gdb_hiter.core.layouts.abitype import ABI_TYPE, KIND_MAP, kind_of
 
 PROGRAM = Path(__file__).parent / "data" / "render" / "typedesc_prog.go"
 

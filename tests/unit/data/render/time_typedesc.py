@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
 from elftools.elf.elffile import ELFFile  # noqa: E402
 
-from gdb_hiter.core import typedesc  # noqa: E402
+from gdb_hiter.core.render import typedesc  # noqa: E402
 
 
 def milliseconds(since: float) -> str:

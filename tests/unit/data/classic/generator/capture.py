@@ -22,7 +22,7 @@ REPO = os.environ["REPO"]
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, ".venv/lib/python3.11/site-packages"))
 
-from gdb_hiter.core import classic  # noqa: E402
+from gdb_hiter.core.maps import classic  # noqa: E402
 from gdb_hiter.core.memory import UnreadableMemory  # noqa: E402
 
 SCENARIO = os.environ["SCENARIO"]

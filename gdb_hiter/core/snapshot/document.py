@@ -21,7 +21,7 @@ import os
 from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence
 
-from .atomicfile import write_atomic
+from ..atomicfile import write_atomic
 
 FORMAT = "gdb-hiter-snapshot"
 VERSION = 1
@@ -40,7 +40,7 @@ class SnapshotError(ValueError):
 @functools.lru_cache(maxsize=None)
 def load_schema() -> Dict[str, Any]:
     """The JSON Schema of format version 1 (package data)."""
-    text = resources.files("gdb_hiter.schema").joinpath(SCHEMA_NAME).read_text(encoding="utf-8")
+    text = resources.files("gdb_hiter.core.snapshot.schema").joinpath(SCHEMA_NAME).read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -113,7 +113,7 @@ def make_snapshot(*, seq: int, event: str, go: Dict[str, Any], program: Dict[str
     cut (``{"entries": N or null, "maps": ..., "iterators": ..., "cut": [...]}``).
     """
     if gdb_hiter_version is None:
-        from .. import __version__ as gdb_hiter_version
+        from ... import __version__ as gdb_hiter_version
     doc = {
         "format": FORMAT,
         "version": VERSION,

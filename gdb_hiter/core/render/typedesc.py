@@ -31,9 +31,9 @@ from typing import Dict, Iterator, Optional, Tuple
 from elftools.dwarf.die import DIE
 from elftools.elf.elffile import ELFFile
 
-from .abitype import ABI_TYPE
-from .elfinfo import symbol_value
-from .memory import MemoryReader, UnreadableMemory
+from ..layouts.abitype import ABI_TYPE
+from ..program.elfinfo import symbol_value
+from ..memory import MemoryReader, UnreadableMemory
 
 DW_AT_GO_KIND = 0x2900
 DW_AT_GO_RUNTIME_TYPE = 0x2904

@@ -1,7 +1,7 @@
 """Swiss-table map layouts (Go 1.24+) as data.
 
 One ``SwissLayout`` per layout family of ``goversion.LAYOUT_RULES``. Field
-names are the Go runtime's own, so ``layoututil.field_offsets`` of each
+names are the Go runtime's own, so ``layouts.fields.field_offsets`` of each
 Struct can be compared with the DWARF of ``internal/runtime/maps.Map``,
 ``.table``, ``.Iter`` and ``internal/abi.SwissMapType`` / ``.MapType``.
 
@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from construct import Array, Bytes, Construct, Int8ul, Int16ul, Int32ul, Int64sl, Int64ul, Padding, Struct
 
 from .abitype import ABI_TYPE
-from .goversion import LAYOUT_RULES
+from ..program.goversion import LAYOUT_RULES
 
 # --- constants of internal/abi and internal/runtime/maps (identical 1.24 – 1.27)
 

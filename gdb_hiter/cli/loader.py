@@ -19,7 +19,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from .core.atomicfile import write_atomic
+from ..core.atomicfile import write_atomic
 
 LOADER_NAME = "gdb_hiter"
 GDBINIT_MARK = "# added by `gdb-hiter gdbinit --install`"
@@ -27,7 +27,7 @@ GDBINIT_MARK = "# added by `gdb-hiter gdbinit --install`"
 
 def package_root() -> Path:
     """The directory that holds the ``gdb_hiter`` package."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def dependency_dirs() -> list:

@@ -12,10 +12,10 @@ import secrets
 import sys
 from typing import Optional, TextIO
 
-from .core.diff import diff_snapshots
-from .core.redact import RedactError, redact_snapshot
-from .core.report import FORMATS, render_diff, render_snapshot
-from .core.snapshot import SnapshotError, read_snapshot, write_snapshot
+from ..core.snapshot.diff import diff_snapshots
+from ..core.snapshot.redact import RedactError, redact_snapshot
+from ..core.snapshot.report import FORMATS, render_diff, render_snapshot
+from ..core.snapshot.document import SnapshotError, read_snapshot, write_snapshot
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

@@ -2,7 +2,7 @@
 
 Decoders hand out raw bytes; this model says how to read them. It is built
 from DWARF inside gdb (``gdbext/gotypes_gdb.py``) or from JSON (snapshots,
-tests), and consumed by ``core/render.py``.
+tests), and consumed by ``core/render/values.py``.
 
 Names are kept as DWARF spells them: full import path for named types
 (``example.com/pkg.T``), Go syntax for the rest (``[17]int64``,

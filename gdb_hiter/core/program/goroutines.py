@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from .memory import MemoryReader, UnreadableMemory
+from ..memory import MemoryReader, UnreadableMemory
 
 POINTER_SIZE = 8
 MAX_GOROUTINES = 1 << 20          # allgs longer than this is taken as garbage

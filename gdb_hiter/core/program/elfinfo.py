@@ -17,7 +17,9 @@ from typing import Optional, Tuple
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from .goversion import BuildInfo, GoVersion, NotGoProgram, find_buildinfo, parse_build_version, parse_buildinfo
+from .goversion import (
+    BuildInfo, GoVersion, NotGoProgram, find_buildinfo, parse_build_version, parse_buildinfo,
+)
 
 DWARF_SECTIONS = (".debug_info", ".zdebug_info")
 BUILD_VERSION_SYMBOL = "runtime.buildVersion"

@@ -15,11 +15,11 @@ from itertools import groupby
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from .gcpause import cyclic_gc_paused
-from .model import DecodedMap, EntryColumns, raw_text
-from .slotgrid import SLOTS   # slots (control bytes) per Swiss group
+from ..gcpause import cyclic_gc_paused
+from ..maps.model import DecodedMap, EntryColumns, raw_text
+from ..maps.slotgrid import SLOTS   # slots (control bytes) per Swiss group
 
-# Classic slot codes are the decoder's (classic_layouts.SLOT_CODES); Swiss
+# Classic slot codes are the decoder's (layouts.classic.SLOT_CODES); Swiss
 # control bytes are classified here with the same single-letter scheme.
 CLASSIC_SLOT_LEGEND = "F full, 0 emptyRest, 1 emptyOne, 2 evacuatedX, 3 evacuatedY, 4 evacuatedEmpty"
 SWISS_SLOT_LEGEND = "F full, E empty (0x80), D deleted (0xfe), ? invalid"

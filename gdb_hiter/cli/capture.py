@@ -37,10 +37,10 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from .core.atomicfile import write_atomic
-from .core.diff import diff_snapshots
-from .core.report import render_diff
-from .core.snapshot import SnapshotError, read_snapshot
+from ..core.atomicfile import write_atomic
+from ..core.snapshot.diff import diff_snapshots
+from ..core.snapshot.report import render_diff
+from ..core.snapshot.document import SnapshotError, read_snapshot
 
 EXIT_OK = 0
 EXIT_PROGRAM_FAILED = 1
@@ -211,7 +211,7 @@ def finish_directory(directory: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
     if docs and any(doc["event"] != "core" for doc in docs):
         report = transition_report(docs, "markdown")
     elif docs:
-        from .core.report import render_snapshot
+        from ..core.snapshot.report import render_snapshot
         report = render_snapshot(docs[0], "markdown")
     else:
         report = "# gdb-hiter capture\n\nNo snapshot was taken.\n"

@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
-from .core.elfinfo import NotAnExecutable, describe_executable
-from .core.goversion import NotGoProgram
-from .core.versioninfo import ProgramRef, VersionReport
+from .. import __version__
+from ..core.program.elfinfo import NotAnExecutable, describe_executable
+from ..core.program.goversion import NotGoProgram
+from ..core.program.versioninfo import ProgramRef, VersionReport
 from . import loader
 from .capture import add_capture_command
 from .offline import add_offline_commands
@@ -69,6 +69,3 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     return args.handler(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

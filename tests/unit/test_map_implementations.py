@@ -1,8 +1,8 @@
-"""mapdecode: one iterator API and one JSON shape for the classic and the Swiss decoder.
+"""MapImplementation: one iterator API and one JSON shape for the classic and the Swiss decoder.
 
 Every iterator captured from a real Go process (tests/unit/data/classic and
 tests/unit/data/swiss, see test_classic.py and test_swiss.py) is decoded
-through ``mapdecode`` and must give the common keys with the right types,
+through its ``MapImplementation`` and must give the common keys with the right types,
 the same three states, the same errors and the same objects from
 ``decode_iterator``, ``check_iterator`` and ``scan_for_iterators``.
 """
@@ -19,9 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from gdb_hiter.core import classic, mapdecode, swiss
-from gdb_hiter.core.goversion import parse_build_version, select_layout
-from gdb_hiter.core.mapdecode import IteratorError, MapLayout
+from gdb_hiter.core.maps import classic
+from gdb_hiter.core.maps import interface
+from gdb_hiter.core.maps import swiss
+from gdb_hiter.core.program.goversion import LAYOUT_RULES, parse_build_version, select_layout
+from gdb_hiter.core.maps.implementations import for_layout
+from gdb_hiter.core.maps.interface import IteratorError, MapLayout
 from gdb_hiter.core.memory import SegmentMemory
 
 DATA = Path(__file__).parent / "data"
@@ -98,7 +101,7 @@ def check_common_json(data, impl_family):
     assert data["impl"] in (("classic",) if impl_family == "classic" else ("swiss", "swiss-split"))
     assert isinstance(data["layout"], str) and data["layout"].startswith(impl_family)
     assert data["map_address"] is None or _is_int(data["map_address"])
-    assert data["state"] in mapdecode.ITER_STATES
+    assert data["state"] in interface.ITER_STATES
     assert isinstance(data["stale"], bool)
     assert isinstance(data["map_grew_since_start"], bool)
     assert data["cleared_since_start"] is None or isinstance(data["cleared_since_start"], bool)
@@ -138,7 +141,7 @@ def check_common_json(data, impl_family):
 @pytest.mark.parametrize("kind,build,name", ALL_CASES)
 def test_common_keys(kind, build, name):
     case = captured(kind, build, name)
-    iterator = mapdecode.decode_iterator(case.memory, case.layout, case.address)
+    iterator = for_layout(case.layout).decode_iterator(case.memory, case.address)
     data = iterator.to_json()
     check_common_json(data, kind)
     assert iterator.address == data["address"] == case.address
@@ -152,14 +155,14 @@ def test_common_keys(kind, build, name):
 @pytest.mark.parametrize("kind,build,name", ALL_CASES)
 def test_decode_check_and_scan_agree(kind, build, name):
     case = captured(kind, build, name)
-    decoded = mapdecode.decode_iterator(case.memory, case.layout, case.address)
-    checked = mapdecode.check_iterator(case.memory, case.layout, case.address, map_address=case.map_address)
+    decoded = for_layout(case.layout).decode_iterator(case.memory, case.address)
+    checked = for_layout(case.layout).check_iterator(case.memory, case.address, map_address=case.map_address)
     start, size = case.stack
-    scanned = mapdecode.scan_for_iterators(case.memory, case.layout, case.memory.read(start, size), start)
+    scanned = for_layout(case.layout).scan_for_iterators(case.memory, case.memory.read(start, size), start)
     assert [iterator.address for iterator in scanned] == [case.address]
     assert type(decoded) is type(checked) is type(scanned[0])
     assert decoded.to_json() == checked.to_json() == scanned[0].to_json()
-    assert mapdecode.scan_for_iterators(case.memory, case.layout, case.memory.read(start, size), start,
+    assert for_layout(case.layout).scan_for_iterators(case.memory, case.memory.read(start, size), start,
                                         map_address=case.map_address + 8) == []
 
 
@@ -168,36 +171,37 @@ def test_check_iterator_refuses_with_one_line(kind, build, name):
     case = captured(kind, build, name)
     for shift in (-8, 8):
         with pytest.raises(IteratorError) as refused:
-            mapdecode.check_iterator(case.memory, case.layout, case.address + shift)
+            for_layout(case.layout).check_iterator(case.memory, case.address + shift)
         assert refused.value.implausible and str(refused.value).startswith("not a live map iterator (")
         assert "\n" not in str(refused.value)
     with pytest.raises(IteratorError, match=r"not a live map iterator \(. is not the wanted map\)"):
-        mapdecode.check_iterator(case.memory, case.layout, case.address, map_address=case.map_address + 8)
+        for_layout(case.layout).check_iterator(case.memory, case.address, map_address=case.map_address + 8)
 
 
 @pytest.mark.parametrize("layout", [
     MapLayout("classic", "classic-go1.18", 22), MapLayout("classic", "classic-go1.24", 24),
     MapLayout("swiss", "swiss-go1.24", 24), MapLayout("swiss", "swiss-go1.27", 27)])
 def test_unreadable_iterator_is_the_same_error(layout):
-    for function in (mapdecode.decode_iterator, mapdecode.check_iterator):
+    implementation = for_layout(layout)
+    for function in (implementation.decode_iterator, implementation.check_iterator):
         with pytest.raises(IteratorError, match=r"^(runtime\.hiter|hiter|maps\.Iter) at 0x1000 unreadable: "
                                                 r"cannot read \d+ bytes at 0x1000") as error:
-            function(SegmentMemory(), layout, 0x1000)
+            function(SegmentMemory(), 0x1000)
         assert isinstance(error.value, ValueError) and not error.value.implausible
 
 
 @pytest.mark.parametrize("layout", [MapLayout("classic", "classic-go1.18", 22), MapLayout("swiss", "swiss-go1.27", 27)])
 def test_nil_map_raises_for_both(layout):
-    with pytest.raises(mapdecode.NilMap, match="^nil map$"):
-        mapdecode.decode_map(SegmentMemory(), layout, 0, None)
+    with pytest.raises(interface.NilMap, match="^nil map$"):
+        for_layout(layout).decode_map(SegmentMemory(), 0, None)
 
 
 def _patched_states(case):
     """(state, state_detail) of the captured iterator with its fields rewritten as the runtime leaves them
     before Init, for an empty map, and after the last entry."""
-    fields = mapdecode.decode_iterator(case.memory, case.layout, case.address).fields
-    size = mapdecode.iterator_size(case.layout)
-    if case.layout.is_classic:
+    fields = for_layout(case.layout).decode_iterator(case.memory, case.address).fields
+    size = for_layout(case.layout).iterator_size
+    if case.layout.map_impl == "classic":
         names = ("key", "elem", "t", "h", "buckets", "bptr", "overflow", "oldoverflow", "startBucket",
                  "offset", "wrapped", "B", "i", "bucket", "checkBucket")
         variants = [
@@ -228,13 +232,13 @@ def _patched_states(case):
         assert len(raw) == size
         memory = SegmentMemory([(case.address, raw)] + [
             (start, data) for start, data in case.segments if not start <= case.address < start + len(data)])
-        iterator = mapdecode.decode_iterator(memory, case.layout, case.address)
+        iterator = for_layout(case.layout).decode_iterator(memory, case.address)
         data = iterator.to_json()
-        check_common_json(data, "classic" if case.layout.is_classic else "swiss")
+        check_common_json(data, "classic" if case.layout.map_impl == "classic" else "swiss")
         states.append((data["state"], data["state_detail"]))
         if data["state_detail"] == "starting":
             # nothing visited yet, nothing changed: every entry of the map is still ahead
-            assert data["remaining"]["entries"] == data["map"]["count" if case.layout.is_classic else "used"]
+            assert data["remaining"]["entries"] == data["map"]["count" if case.layout.map_impl == "classic" else "used"]
             assert data["remaining"]["exact"] is True and data["current"] is None
     return states
 
@@ -247,5 +251,16 @@ def test_state_vocabulary_is_shared():
     expected = [("not-started", "uninitialized"), ("finished", "empty-map"), ("finished", "finished"),
                 ("not-started", "starting")]
     assert classic_states == expected and swiss_states == expected
-    assert set(classic.STATE_OF_DETAIL.values()) == set(swiss.STATE_OF_DETAIL.values()) == set(mapdecode.ITER_STATES)
-    assert {state for state, _ in classic_states + swiss_states} | {"in-progress"} == set(mapdecode.ITER_STATES)
+    assert set(classic.STATE_OF_DETAIL.values()) == set(swiss.STATE_OF_DETAIL.values()) == set(interface.ITER_STATES)
+    assert {state for state, _ in classic_states + swiss_states} | {"in-progress"} == set(interface.ITER_STATES)
+
+
+@pytest.mark.parametrize("rule", LAYOUT_RULES, ids=lambda rule: f"{rule.layout}-{rule.map_impl}")
+def test_each_layout_rule_has_one_implementation(rule):
+    """Every (map_impl, layout) the version table can choose gets a decoder, once, and the same one again."""
+    layout = MapLayout(rule.map_impl, rule.layout, rule.first_minor)
+    implementation = for_layout(layout)
+    expected = classic.ClassicMaps if rule.map_impl == "classic" else swiss.SwissMaps
+    assert type(implementation) is expected and implementation.layout == layout
+    assert for_layout(layout) is implementation
+    assert implementation.iterator_size == (104 if rule.layout == "classic-go1.24" else 96)

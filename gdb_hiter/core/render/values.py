@@ -26,8 +26,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import gotypes
 from .gotypes import GoType
-from .memory import MemoryReader, UnreadableMemory
-from .model import Entry, raw_text
+from ..memory import MemoryReader, UnreadableMemory
+from ..maps.model import Entry, raw_text
 
 
 @dataclass(frozen=True)

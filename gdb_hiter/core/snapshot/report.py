@@ -18,8 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pygments.token import Token
 
-from .maptext import location_text
-from .snapshot import describe
+from ..render.maptext import location_text
+from .document import describe
 
 FORMATS = ("text", "markdown", "json")
 FOLD_ROWS = 10          # markdown: more rows than this go into <details>
@@ -382,7 +382,7 @@ def _iter_short(item: Dict[str, Any]) -> str:
 
 
 def _snapshot_text(doc: Dict[str, Any], limit: Optional[int]) -> str:
-    from . import maptext
+    from ..render import maptext
     from .diff import iterator_meaning
     lines = list(_snapshot_header(doc))
     maps = {item.get("address"): item for item in doc.get("maps") or ()}

@@ -6,7 +6,7 @@ of ``CLASSIC_LAYOUTS`` per layout family named in ``goversion.LAYOUT_RULES``;
 the decoders look everything up in that table and never test a version.
 
 Field names equal the runtime's Go field names, so a drift test can compare
-``layoututil.field_offsets`` with the DWARF of ``runtime.hmap`` /
+``layouts.fields.field_offsets`` with the DWARF of ``runtime.hmap`` /
 ``runtime.hiter`` / ``runtime.mapextra`` by name. The map type descriptor
 is named differently in DWARF from release to release; see
 ``MAPTYPE_DWARF_NAMES``.
@@ -20,7 +20,7 @@ from typing import Dict
 from construct import Bytes, Int8ul, Int16ul, Int32ul, Int64ul, Padding, Struct
 
 from . import abitype
-from .layoututil import field_offsets
+from .fields import field_offsets
 
 # --- constants (runtime/map.go, identical in every classic release) --------
 
@@ -49,7 +49,7 @@ FULL = "full"
 
 # One character per slot in bucket records: the marker value itself, or F
 # for a full slot (tophash >= minTopHash). A string is what keeps the
-# records of a 260k-bucket map cheap to build (see classic._Walk).
+# records of a 260k-bucket map cheap to build (see maps.classic.walk._Walk).
 SLOT_CODES = {
     "0": TOPHASH_NAMES[EMPTY_REST],
     "1": TOPHASH_NAMES[EMPTY_ONE],

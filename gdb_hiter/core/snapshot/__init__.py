@@ -1,0 +1,1 @@
+"""Snapshots: the document and its schema, diffs, reports, redaction."""
