@@ -385,13 +385,20 @@ def map_text(doc: Dict[str, Any], *, limit: Optional[int] = DEFAULT_TEXT_LIMIT) 
     return "\n".join(lines)
 
 
-def _hex(value: Optional[int]) -> str:
-    return "nil" if not value else f"{value:#x}"
+def address_text(value: Any) -> str:
+    """An address as every text of ours shows it: hex, ``nil`` for 0 or None (booleans as Go spells them)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None or value == 0:
+        return "nil"
+    if isinstance(value, int):
+        return f"{value:#x}"
+    return str(value)
 
 
 def _classic_text(doc: Dict[str, Any], lines: List[str], limit: Optional[int]) -> None:
     header = doc["header"]
-    lines.append(f"  B {doc['B']} ({doc['bucket_count']} buckets at {_hex(doc['buckets_address'])})   "
+    lines.append(f"  B {doc['B']} ({doc['bucket_count']} buckets at {address_text(doc['buckets_address'])})   "
                  f"noverflow {doc['noverflow']}   overflow buckets walked {doc['overflow_buckets']}   "
                  f"hash0 {header.get('hash0', 0):#x}")
     growth = doc.get("growth")
@@ -402,7 +409,7 @@ def _classic_text(doc: Dict[str, Any], lines: List[str], limit: Optional[int]) -
             f"doubling, B {doc['B'] - 1} -> {doc['B']}"
         pending = _ranges(growth["pending"]) or "none"
         lines.append(f"  growth: in progress ({kind}): {growth['old_bucket_count']} old buckets at "
-                     f"{_hex(growth['oldbuckets'])}, nevacuate {growth['nevacuate']}, "
+                     f"{address_text(growth['oldbuckets'])}, nevacuate {growth['nevacuate']}, "
                      f"not yet evacuated: {pending}")
     lines.append("")
     lines.append(f"Buckets (slots: {doc['slot_codes']}):")
@@ -469,7 +476,7 @@ def _swiss_text(doc: Dict[str, Any], lines: List[str], limit: Optional[int]) -> 
     if doc["tables"]:
         lines.append("")
         shared = sum(1 for table in doc["tables"] if table["directory"][1] > table["directory"][0])
-        lines.append(f"Directory ({doc['dirLen']} entries at {_hex(doc['dirPtr'])}, {len(doc['tables'])} tables, "
+        lines.append(f"Directory ({doc['dirLen']} entries at {address_text(doc['dirPtr'])}, {len(doc['tables'])} tables, "
                      f"{shared} filling more than one entry):")
         rows = [["table", "directory", "address", "localDepth", "index", "used", "capacity", "growthLeft",
                  "groups", "full", "deleted", "empty"]]

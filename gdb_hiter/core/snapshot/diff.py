@@ -25,16 +25,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..render.maptext import address_text
+
 DIFF_FORMAT = "gdb-hiter-diff"
 DIFF_VERSION = 1
-
-
-def _hex(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return "nil" if value == 0 else f"{value:#x}"
-    return str(value)
 
 
 def _plural(count: int, word: str, plural: Optional[str] = None) -> str:
@@ -210,13 +204,13 @@ def _classic_header(a: Dict[str, Any], b: Dict[str, Any], changes: List[Dict[str
         events.append(f"{kind} finished: every old bucket evacuated")
     elif a_growth is not None and b_growth is not None:
         if a_growth.get("oldbuckets") != b_growth.get("oldbuckets"):
-            events.append(f"a new grow started (old buckets {_hex(a_growth.get('oldbuckets'))} → "
-                          f"{_hex(b_growth.get('oldbuckets'))}); {_evacuation_words(b)}")
+            events.append(f"a new grow started (old buckets {address_text(a_growth.get('oldbuckets'))} → "
+                          f"{address_text(b_growth.get('oldbuckets'))}); {_evacuation_words(b)}")
         elif _pending(a) != _pending(b) or a_growth.get("nevacuate") != b_growth.get("nevacuate"):
             events.append(f"evacuation progressed: {_evacuation_words(a)} → {_evacuation_words(b)}")
     elif a.get("buckets_address") != b.get("buckets_address") and a_b == b_b:
-        events.append(f"the bucket array was replaced ({_hex(a.get('buckets_address'))} → "
-                      f"{_hex(b.get('buckets_address'))}, B={b_b})")
+        events.append(f"the bucket array was replaced ({address_text(a.get('buckets_address'))} → "
+                      f"{address_text(b.get('buckets_address'))}, B={b_b})")
 
 
 def _table_key(table: Dict[str, Any]) -> int:
@@ -247,7 +241,7 @@ def _swiss_header(a: Dict[str, Any], b: Dict[str, Any], changes: List[Dict[str, 
     elif a_shape != b_shape and a_shape is not None and b_shape is not None:
         events.append(f"shape changed from {a_shape} to {b_shape}")
     elif a_shape == b_shape == "small" and a.get("dirPtr") != b.get("dirPtr"):
-        events.append(f"the small map's group was replaced ({_hex(a.get('dirPtr'))} → {_hex(b.get('dirPtr'))})")
+        events.append(f"the small map's group was replaced ({address_text(a.get('dirPtr'))} → {address_text(b.get('dirPtr'))})")
     if a.get("dirLen") != b.get("dirLen") and a_shape == b_shape == "tables":
         events.append(f"directory grew from {a.get('dirLen')} to {b.get('dirLen')} entries "
                       f"(globalDepth {a.get('globalDepth')} → {b.get('globalDepth')})")
@@ -285,27 +279,27 @@ def _swiss_header(a: Dict[str, Any], b: Dict[str, Any], changes: List[Dict[str, 
         claimed.update(into)
         if len(successors) >= 2:
             depths = sorted({table.get("localDepth") for table in successors})
-            events.append(f"table {_hex(address)} split into {', '.join(_hex(t) for t in into)} "
+            events.append(f"table {address_text(address)} split into {', '.join(address_text(t) for t in into)} "
                           f"(localDepth {old.get('localDepth')} → {'/'.join(str(d) for d in depths)})")
             kind = "split"
         elif len(successors) == 1:
             new = successors[0]
             if (new.get("capacity") or 0) > (old.get("capacity") or 0):
-                events.append(f"table {_hex(address)} grew from capacity {old.get('capacity')} to "
-                              f"{new.get('capacity')} (now {_hex(into[0])})")
+                events.append(f"table {address_text(address)} grew from capacity {old.get('capacity')} to "
+                              f"{new.get('capacity')} (now {address_text(into[0])})")
                 kind = "grew"
             else:
-                events.append(f"table {_hex(address)} was replaced by {_hex(into[0])}")
+                events.append(f"table {address_text(address)} was replaced by {address_text(into[0])}")
                 kind = "replaced"
         else:
-            events.append(f"table {_hex(address)} is gone")
+            events.append(f"table {address_text(address)} is gone")
             kind = "gone"
         table_changes.append({"address": address, "kind": kind, "into": into})
     for address in b_tables:
         if address not in claimed and address not in a_tables:
             table_changes.append({"address": address, "kind": "new"})
             if a_shape == "tables":
-                events.append(f"new table {_hex(address)}")
+                events.append(f"new table {address_text(address)}")
     return {"tables": table_changes}
 
 
@@ -462,10 +456,10 @@ def diff_iterator(a: Dict[str, Any], b: Dict[str, Any], maps_b: Dict[int, Dict[s
     if a.get("state") != b.get("state"):
         events.append(f"state {a.get('state')} → {b.get('state')}")
     if a.get("address") != b.get("address"):
-        events.append(f"the iterator moved from {_hex(a.get('address'))} to {_hex(b.get('address'))} "
+        events.append(f"the iterator moved from {address_text(a.get('address'))} to {address_text(b.get('address'))} "
                       "(the goroutine stack was copied)")
     if a.get("map_address") != b.get("map_address"):
-        events.append(f"it walks another map now ({_hex(a.get('map_address'))} → {_hex(b.get('map_address'))}): "
+        events.append(f"it walks another map now ({address_text(a.get('map_address'))} → {address_text(b.get('map_address'))}): "
                       "a new range loop reuses the stack slot")
     position = _position_changes(a.get("position") or {}, b.get("position") or {})
     starts = [change["field"] for change in position
@@ -534,7 +528,7 @@ def _iter_brief(doc: Dict[str, Any], maps: Dict[int, Dict[str, Any]]) -> Dict[st
 
 
 def _map_name(item: Dict[str, Any]) -> str:
-    name = f"map {_hex(item.get('address'))}"
+    name = f"map {address_text(item.get('address'))}"
     if item.get("expression"):
         name = f"{item['expression']} ({name}"
         return f"{name}, {item.get('type')})" if item.get("type") else name + ")"
@@ -612,7 +606,7 @@ def diff_snapshots(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
         summary.append(f"{_map_name(item)} is only in B (count {item['count']})")
     for item in iter_diffs:
         if item["changed"] or item["stale"]["b"]:
-            text = f"iterator {_hex(item['address'])} over map {_hex(item['map_address'])}: "
+            text = f"iterator {address_text(item['address'])} over map {address_text(item['map_address'])}: "
             text += "; ".join(item["events"] or ["unchanged"])
             if item["meaning"] and (item["stale"]["b"] or item["map_grew_since_start"]["b"]
                                     or item["cleared_since_start"]["b"]):
@@ -620,10 +614,10 @@ def diff_snapshots(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
                 text += ". " + meaning[:1].upper() + meaning[1:]
             summary.append(text)
     for item in iters_only_a:
-        summary.append(f"iterator {_hex(item['address'])} over map {_hex(item['map_address'])} is only in A "
+        summary.append(f"iterator {address_text(item['address'])} over map {address_text(item['map_address'])} is only in A "
                        f"(its loop ended or its frame returned)")
     for item in iters_only_b:
-        summary.append(f"iterator {_hex(item['address'])} over map {_hex(item['map_address'])} is only in B "
+        summary.append(f"iterator {address_text(item['address'])} over map {address_text(item['map_address'])} is only in B "
                        f"(a loop started), {item['state']}")
     changed = bool(any(item["changed"] for item in map_diffs) or only_a or only_b
                    or any(item["changed"] for item in iter_diffs) or iters_only_a or iters_only_b)

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pygments.token import Token
 
-from ..render.maptext import location_text
+from ..render.maptext import address_text, location_text
 from .document import describe
 
 FORMATS = ("text", "markdown", "json")
@@ -37,21 +37,13 @@ PLAIN = Token.Text
 PROBLEM = Token.Generic.Error
 
 
-def _hex(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower() if isinstance(value, bool) else "nil"
-    if isinstance(value, int):
-        return "nil" if value == 0 else f"{value:#x}"
-    return str(value)
-
-
 def _value(name: str, value: Any) -> str:
     """A header value for people: addresses in hex, lists joined, the rest as is."""
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) if value else "none"
     if isinstance(value, int) and not isinstance(value, bool) and (
             "address" in name or name in ("oldbuckets", "dirPtr", "buckets")):
-        return _hex(value)
+        return address_text(value)
     if value is None:
         return "—"
     return str(value)
@@ -175,7 +167,7 @@ def _diff_text_lines(diff: Dict[str, Any]) -> List[Line]:
     for title, items in (("only in A", diff["iterators_only_in_a"]), ("only in B", diff["iterators_only_in_b"])):
         for item in items:
             lines.append([])
-            lines.append([(SUBHEADING, f"iterator {_hex(item['address'])} over map {_hex(item['map_address'])}: "
+            lines.append([(SUBHEADING, f"iterator {address_text(item['address'])} over map {address_text(item['map_address'])}: "
                                        f"{title}, {item['state']}")])
             for sentence in item["meaning"]:
                 lines.append([(NOTE, f"  means: {sentence}")])
@@ -187,7 +179,7 @@ def _diff_text_lines(diff: Dict[str, Any]) -> List[Line]:
 
 
 def _map_title(item: Dict[str, Any]) -> str:
-    title = f"map {_hex(item.get('address'))}"
+    title = f"map {address_text(item.get('address'))}"
     if item.get("type"):
         title += f" {item['type']}"
     if item.get("expression"):
@@ -198,9 +190,9 @@ def _map_title(item: Dict[str, Any]) -> str:
 
 
 def _iter_title(item: Dict[str, Any]) -> str:
-    title = f"iterator {_hex(item['address'])} over map {_hex(item['map_address'])}"
+    title = f"iterator {address_text(item['address'])} over map {address_text(item['map_address'])}"
     if item.get("paired_by") == "map":
-        title += f" (was at {_hex(item.get('address_a'))})"
+        title += f" (was at {address_text(item.get('address_a'))})"
     state = item["state"]
     title += f": {state['a']}" if state["a"] == state["b"] else f": {state['a']} → {state['b']}"
     if item["stale"]["b"]:
@@ -292,7 +284,7 @@ def _render_diff_markdown(diff: Dict[str, Any]) -> str:
     for title, items in (("only in A", diff["maps_only_in_a"]), ("only in B", diff["maps_only_in_b"])):
         if items:
             out += [f"### Maps {title}", ""]
-            out += _md_table(["map", "type", "count"], [[md_cell(_hex(item["address"])), md_cell(item["type"]),
+            out += _md_table(["map", "type", "count"], [[md_cell(address_text(item["address"])), md_cell(item["type"]),
                                                          str(item["count"])] for item in items]) + [""]
     for item in diff["iterators"]:
         out += [f"### {_iter_title(item)}", ""]
@@ -309,11 +301,11 @@ def _render_diff_markdown(diff: Dict[str, Any]) -> str:
         if items:
             out += [f"### Iterators {title}", ""]
             out += _md_table(["iterator", "map", "state", "stale"],
-                             [[md_cell(_hex(item["address"])), md_cell(_hex(item["map_address"])),
+                             [[md_cell(address_text(item["address"])), md_cell(address_text(item["map_address"])),
                                str(item["state"]), str(item["stale"]).lower()] for item in items]) + [""]
             for item in items:
                 if item["meaning"]:
-                    out += [f"Iterator {md_cell(_hex(item['address']))}:", ""]
+                    out += [f"Iterator {md_cell(address_text(item['address']))}:", ""]
                     out += [f"- {sentence}" for sentence in item["meaning"]] + [""]
     while out and out[-1] == "":
         out.pop()
@@ -367,7 +359,7 @@ def _map_short(item: Dict[str, Any]) -> str:
 
 
 def _iter_short(item: Dict[str, Any]) -> str:
-    text = (f"iterator {_hex(item.get('address'))} over map {_hex(item.get('map_address'))} ({item.get('impl')}): "
+    text = (f"iterator {address_text(item.get('address'))} over map {address_text(item.get('map_address'))} ({item.get('impl')}): "
             f"{item.get('state')}")
     if item.get("stale"):
         text += ", stale"
@@ -408,7 +400,7 @@ def _snapshot_markdown(doc: Dict[str, Any]) -> str:
     maps = {item.get("address"): item for item in doc.get("maps") or ()}
     if doc.get("maps"):
         out += _md_table(["map", "type", "impl", "count", "flags", "shape"],
-                         [[md_cell(_hex(item.get("address"))), md_cell(item.get("type")), str(item.get("impl")),
+                         [[md_cell(address_text(item.get("address"))), md_cell(item.get("type")), str(item.get("impl")),
                            str(item.get("count")), ", ".join(item.get("flags") or []) or "none",
                            (f"B {item.get('B')}" + (", growing" if item.get("growing") else ""))
                            if item.get("impl") == "classic" else
