@@ -22,6 +22,7 @@ from ..core.program import goroutines as core
 from ..core.memory import UnreadableMemory
 from .command import UserError
 from .memory import InferiorMemory
+from .program import symbol_address
 
 MAX_FRAMES = 4096
 RETURN_ADDRESS_WINDOW = 64 << 10   # how far below a stack address to look for its frame's return address
@@ -134,10 +135,9 @@ def allgs_address() -> int:
     symbol = gdb.lookup_global_symbol("runtime.allgs") or gdb.lookup_static_symbol("runtime.allgs")
     if symbol is not None:
         return int(symbol.value().address)
-    try:   # an ELF symbol without DWARF
-        return int(gdb.parse_and_eval("(long)&'runtime.allgs'"))
-    except gdb.error:
-        pass
+    address = symbol_address("runtime.allgs")   # an ELF symbol without DWARF
+    if address is not None:
+        return address
     raise UserError("runtime.allgs is not known (stripped binary?): --all-goroutines needs the symbol")
 
 

@@ -36,6 +36,7 @@ from ..core.render import gotypes
 from ..core.render import typedesc
 from ..core.render.gotypes import GoType, StructField, split_map_name
 from ..core.memory import MemoryReader
+from .program import symbol_address
 
 # The runtime stores keys and elements bigger than this behind a pointer
 # (classic maxKeySize/maxElemSize, swiss maxKeySize/maxElemSize: both 128).
@@ -301,14 +302,6 @@ def _without_indirection(slot_type: "gdb.Type", declared_name: Optional[str]) ->
     return target if target.sizeof > INDIRECT_SLOT_THRESHOLD else slot_type
 
 
-def _minimal_symbol_address(name: str) -> Optional[int]:
-    # Quoted, as Go names hold dots; no cast, as "unsigned long" means nothing in Go mode.
-    try:
-        return int(gdb.parse_and_eval(f"&'{name}'"))
-    except gdb.error:
-        return None
-
-
 def _runtime_types_base() -> Optional[int]:
     """moduledata.types of the executable (runtime.firstmoduledata has DWARF; runtime.types only a symbol)."""
     symbol = gdb.lookup_global_symbol("runtime.firstmoduledata")
@@ -317,13 +310,13 @@ def _runtime_types_base() -> Optional[int]:
             return int(symbol.value()["types"])
         except gdb.error:
             pass
-    return _minimal_symbol_address(typedesc.TYPES_BASE_SYMBOL)
+    return symbol_address(typedesc.TYPES_BASE_SYMBOL)
 
 
 def _load_bias(filename: str) -> Optional[int]:
     """Where the program was loaded minus where it was linked (0 unless PIE)."""
     linked = typedesc.runtime_types_address(filename)
-    loaded = _minimal_symbol_address(typedesc.TYPES_BASE_SYMBOL)
+    loaded = symbol_address(typedesc.TYPES_BASE_SYMBOL)
     if linked is None or loaded is None:
         return None
     return loaded - linked

@@ -20,6 +20,7 @@ from ..core.maps.interface import IteratorError, MapImplementation
 from ..core.memory import UnreadableMemory
 from . import goroutines_gdb as gg
 from .command import HiterCommand, UserError
+from .expressions import unknown_package_name
 from .memory import InferiorMemory
 from .program import current_program, version_report
 
@@ -46,21 +47,33 @@ def evaluate_address(expression: str, what: str) -> int:
         return int(text, 0)
     except ValueError:
         pass
-    errors = []
-    candidates = [text]
-    if "'" not in text and "." in text and text.replace(".", "").replace("_", "").isalnum():
-        candidates.append(f"'{text}'")   # Go package-qualified names need quotes in C mode
-    for candidate in candidates:
-        try:
-            value = gdb.parse_and_eval(candidate)
-        except gdb.error as error:
-            errors.append(str(error))
-            continue
-        kind = value.type.strip_typedefs().code
-        if kind in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_INT):
-            return int(value) & 0xFFFFFFFFFFFFFFFF
-        raise UserError(f"{what} {expression!r} is a {value.type}, not a pointer or an address")
-    raise UserError(f"cannot evaluate {what} {expression!r}: {errors[0]}")
+    unknown = unknown_package_name(text)
+    if unknown is not None:
+        raise UserError(f"cannot evaluate {what} {expression!r}: No symbol \"{unknown}\" in the program")
+    try:
+        value = gdb.parse_and_eval(text)
+    except gdb.error as error:
+        # A package-qualified Go name that C mode cannot parse, looked up by name: never retried
+        # quoted, as a quoted name makes gdb 13.1 crash on the next unknown name (program.symbol_address).
+        value = _global_variable(text)
+        if value is None:
+            raise UserError(f"cannot evaluate {what} {expression!r}: {error}") from None
+    kind = value.type.strip_typedefs().code
+    if kind in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_INT):
+        return int(value) & 0xFFFFFFFFFFFFFFFF
+    raise UserError(f"{what} {expression!r} is a {value.type}, not a pointer or an address")
+
+
+def _global_variable(name: str) -> Optional["gdb.Value"]:
+    if "." not in name or not name.replace(".", "").replace("_", "").isalnum():
+        return None
+    symbol = gdb.lookup_global_symbol(name) or gdb.lookup_static_symbol(name)
+    if symbol is None or not symbol.is_variable:
+        return None
+    try:
+        return symbol.value()
+    except gdb.error:
+        return None
 
 
 @dataclass

@@ -33,6 +33,7 @@ from ..core.memory import UnreadableMemory
 from ..core.maps.model import DecodedMap
 from . import gotypes_gdb
 from .command import UserError
+from .expressions import evaluate
 from .memory import InferiorMemory
 from .program import version_report
 
@@ -104,11 +105,7 @@ def _program_facts() -> Tuple[MapImplementation, bool, str]:
 def resolve_map(expression: str, type_name: Optional[str] = None) -> MapRef:
     """The map that ``expression`` denotes; see the module docstring for what is accepted."""
     implementation, dwarf, kind = _check_program(expression)
-    try:
-        value = gdb.parse_and_eval(expression)
-    except gdb.error as error:
-        raise UserError(f"cannot evaluate {expression!r}: {error}") from None
-    return _resolve(value, expression, type_name, implementation)
+    return _resolve(evaluate(expression), expression, type_name, implementation)
 
 
 def resolve_value(value: "gdb.Value", expression: str = "the value", type_name: Optional[str] = None) -> MapRef:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 import gdb
@@ -12,6 +13,26 @@ from ..core.memory import read_go_string
 from ..core.program.versioninfo import ProgramRef, VersionReport
 from .command import UserError
 from .memory import InferiorMemory
+
+# `info address NAME`: "Symbol "runtime.types" is at 0x4a0000 in a file compiled without debugging.",
+# "... is static storage at address 0x586da0.", "... is a function at address 0x49fb20."
+_INFO_ADDRESS = re.compile(r"\b(?:is at|at address) (0x[0-9a-fA-F]+)")
+
+
+def symbol_address(name: str) -> Optional[int]:
+    """The address of the global symbol ``name`` (DWARF or ELF only), or None when there is none.
+
+    Never through gdb's expression parser: in gdb 13.1 a quoted Go name
+    (``&'runtime.types'``) leaves the Go parser in a state where the next
+    unknown name the user types (``print main.nosuch``) ends gdb with a
+    segmentation fault. ``info address`` looks the name up without parsing.
+    """
+    try:
+        text = gdb.execute(f"info address {name}", to_string=True)
+    except gdb.error:
+        return None
+    match = _INFO_ADDRESS.search(text)
+    return int(match.group(1), 16) if match else None
 
 
 def current_program() -> ProgramRef:

@@ -48,7 +48,7 @@ from . import goroutines_gdb as gg
 from . import snapshot_cmd
 from .command import HiterCommand, UserError
 from .memory import InferiorMemory
-from .program import current_program, version_report
+from .program import current_program, symbol_address, version_report
 
 EVENT_KINDS = ("cgocall", "cgocallback")
 _CFUNC = re.compile(r"^_cgo_[0-9a-f]+_Cfunc_(\w+)$")
@@ -71,16 +71,12 @@ def symbol_at(address: int) -> Optional[str]:
     return text[text.index("<") + 1:].rstrip(">").split("+")[0]
 
 
-def symbol_address(name: str) -> int:
-    """The address of an ELF symbol (gdb's C parser takes quoted Go names)."""
-    language = gdb.parameter("language")
-    try:
-        gdb.execute("set language c", to_string=True)
-        return int(gdb.parse_and_eval(f"(unsigned long)&'{name}'")) & 0xFFFFFFFFFFFFFFFF
-    except gdb.error as error:
-        raise UserError(f"no symbol {name} in the program ({error}): is it a cgo program?") from None
-    finally:
-        gdb.execute(f"set language {language or 'auto'}", to_string=True)
+def required_symbol_address(name: str) -> int:
+    """The address of an ELF symbol the watch needs (cgo's entry points)."""
+    address = symbol_address(name)
+    if address is None:
+        raise UserError(f"no symbol {name} in the program: is it a cgo program?")
+    return address & 0xFFFFFFFFFFFFFFFF
 
 
 def _register(name: str) -> int:
@@ -200,7 +196,7 @@ class Watch:
 
     def install(self) -> None:
         for kind in self.events:
-            address = symbol_address(_ENTRY_SYMBOLS[kind])
+            address = required_symbol_address(_ENTRY_SYMBOLS[kind])
             self.breakpoints.append(_EntryBreakpoint(self, kind, address))
 
     def remove(self) -> None:
