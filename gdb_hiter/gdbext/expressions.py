@@ -23,15 +23,19 @@ from .command import UserError
 _QUALIFIED = re.compile(r"[\s*&]*([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 
 
-def evaluate(expression: str) -> "gdb.Value":
-    """``gdb.parse_and_eval(expression)``, refusing an unknown package-qualified name in one line."""
+def evaluate(expression: str, what: str = "") -> "gdb.Value":
+    """``gdb.parse_and_eval(expression)``, refusing an unknown package-qualified name in one line.
+
+    ``what`` names the argument in the error ("cannot evaluate ADDR 'x': ...").
+    """
+    label = f"{what} " if what else ""
     name = unknown_package_name(expression)
     if name is not None:
-        raise UserError(f"cannot evaluate {expression!r}: No symbol \"{name}\" in the program")
+        raise UserError(f"cannot evaluate {label}{expression!r}: No symbol \"{name}\" in the program")
     try:
         return gdb.parse_and_eval(expression)
     except gdb.error as error:
-        raise UserError(f"cannot evaluate {expression!r}: {error}") from None
+        raise UserError(f"cannot evaluate {label}{expression!r}: {error}") from None
 
 
 def unknown_package_name(expression: str) -> Optional[str]:

@@ -20,7 +20,7 @@ from ..core.maps.interface import IteratorError, MapImplementation
 from ..core.memory import UnreadableMemory
 from . import goroutines_gdb as gg
 from .command import HiterCommand, UserError
-from .expressions import unknown_package_name
+from .expressions import evaluate
 from .memory import InferiorMemory
 from .program import current_program, version_report
 
@@ -47,17 +47,14 @@ def evaluate_address(expression: str, what: str) -> int:
         return int(text, 0)
     except ValueError:
         pass
-    unknown = unknown_package_name(text)
-    if unknown is not None:
-        raise UserError(f"cannot evaluate {what} {expression!r}: No symbol \"{unknown}\" in the program")
     try:
-        value = gdb.parse_and_eval(text)
-    except gdb.error as error:
+        value = evaluate(text, what)
+    except UserError:
         # A package-qualified Go name that C mode cannot parse, looked up by name: never retried
         # quoted, as a quoted name makes gdb 13.1 crash on the next unknown name (program.symbol_address).
         value = _global_variable(text)
         if value is None:
-            raise UserError(f"cannot evaluate {what} {expression!r}: {error}") from None
+            raise
     kind = value.type.strip_typedefs().code
     if kind in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_INT):
         return int(value) & 0xFFFFFFFFFFFFFFFF
