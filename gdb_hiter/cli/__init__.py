@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
+from ..core.messages import one_line
 from ..core.program.elfinfo import NotAnExecutable, describe_executable
 from ..core.program.goversion import NotGoProgram
 from ..core.program.versioninfo import ProgramRef, VersionReport
@@ -21,13 +22,18 @@ from .offline import add_offline_commands
 
 
 def _gdbinit(args) -> int:
-    path = loader.write_loader()
+    try:
+        path = loader.write_loader()
+        if args.install:
+            gdbinit = Path(args.gdbinit).expanduser()
+            changed = loader.install_in_gdbinit(gdbinit)
+    except loader.LoaderError as error:
+        print(f"gdb-hiter: gdbinit: {one_line(str(error))}", file=sys.stderr)
+        return 1
     if args.install:
-        gdbinit = Path(args.gdbinit).expanduser()
-        changed = loader.install_in_gdbinit(gdbinit)
         state = "added to" if changed else "already in"
-        print(f"`directory {loader.loader_dir()}` {state} {gdbinit}; in gdb, `source gdb_hiter` now loads gdb-hiter",
-              file=sys.stderr)
+        print(f"`{loader.gdb_directory_line(loader.loader_dir())}` {state} {gdbinit}; in gdb, `source gdb_hiter` "
+              f"now loads gdb-hiter", file=sys.stderr)
     print(f"source {path}")
     return 0
 

@@ -37,7 +37,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..core.atomicfile import write_atomic
+from ..core.files import open_new_text, write_atomic
 from ..core.snapshot.diff import diff_snapshots
 from ..core.snapshot.report import render_diff
 from ..core.snapshot.document import SnapshotError, read_snapshot
@@ -207,7 +207,8 @@ def finish_directory(directory: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
     docs, entries, notes = read_captured(directory)
     index = {"format": "gdb-hiter-capture", "version": 1, **outcome, "snapshots": entries,
              "unreadable": notes}
-    write_atomic(os.path.join(directory, INDEX_NAME), json.dumps(index, indent=2, sort_keys=True) + "\n")
+    write_atomic(os.path.join(directory, INDEX_NAME), json.dumps(index, indent=2, sort_keys=True) + "\n",
+                 follow_symlinks=False)
     if docs and any(doc["event"] != "core" for doc in docs):
         report = transition_report(docs, "markdown")
     elif docs:
@@ -216,7 +217,7 @@ def finish_directory(directory: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
     else:
         report = "# gdb-hiter capture\n\nNo snapshot was taken.\n"
     report += f"\n---\n\nCapture: {outcome.get('result')}\n"
-    write_atomic(os.path.join(directory, REPORT_NAME), report)
+    write_atomic(os.path.join(directory, REPORT_NAME), report, follow_symlinks=False)
     return index
 
 
@@ -377,7 +378,12 @@ def capture(args) -> int:
     session = None
     env = dict(os.environ, TERM="dumb", NO_COLOR="1")
     deadline = time.monotonic() + args.timeout if args.timeout else None
-    with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+    try:
+        log_file = open_new_text(log_path, encoding="utf-8", errors="replace")
+    except OSError as error:
+        print(f"gdb-hiter: capture: {log_path}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    with log_file as log:
         try:
             argv = _gdb_argv(str(loader_module.write_loader()))
             if mode == "core":
@@ -422,6 +428,8 @@ def capture(args) -> int:
             code, result = EXIT_TIMEOUT, f"timeout after {args.timeout:g}s: " + _stop_after_timeout(session, mode)
         except GdbFailed as error:
             code, result = EXIT_GDB, str(error)
+        except loader_module.LoaderError as error:
+            code, result = EXIT_GDB, str(error)
         except OSError as error:
             code, result = EXIT_GDB, f"cannot run gdb: {error}"
         finally:
@@ -430,7 +438,12 @@ def capture(args) -> int:
     if code == EXIT_GDB and outcome["gdb_exit"] not in (None, 0) and "gdb exited" in result:
         result += f" (status {outcome['gdb_exit']})"
     outcome["exit_code"], outcome["result"] = code, result
-    index = finish_directory(out, outcome)
+    try:
+        index = finish_directory(out, outcome)
+    except OSError as error:   # a full disk: the snapshots taken are there, the index is not
+        print(f"gdb-hiter: capture: {result}; cannot write index.json/report.md in {out}: "
+              f"{error.strerror or error}", file=sys.stderr)
+        return code if code != EXIT_OK else EXIT_GDB
     count = len(index["snapshots"])
     print(f"gdb-hiter: capture: {result}; {count} snapshot(s) in {out} (report.md, index.json)",
           file=sys.stderr)

@@ -19,7 +19,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from ..core.atomicfile import write_atomic
+from ..core.files import read_regular, write_atomic
 
 LOADER_NAME = "gdb_hiter"
 GDBINIT_MARK = "# added by `gdb-hiter gdbinit --install`"
@@ -66,23 +66,59 @@ end
 """
 
 
+class LoaderError(Exception):
+    """The loader or a gdbinit cannot be written; ``str()`` is one line."""
+
+
 def write_loader() -> Path:
-    """Write the loader atomically; returns its path."""
+    """Write the loader atomically unless it is already up to date; returns its path.
+
+    An install shared read-only by several users already holds the loader
+    its owner wrote: it is used as it is when its text is the current one.
+    """
     target = loader_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, loader_text())
+    text = loader_text()
+    try:
+        if read_regular(target, 1 << 20).decode("utf-8", "replace") == text:
+            return target
+    except OSError:
+        pass
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, text)
+    except OSError as error:
+        raise LoaderError(f"cannot write the loader {target}: {error.strerror or error}") from None
     return target
+
+
+def gdb_directory_line(directory) -> str:
+    """gdb's ``directory`` command for ``directory``, quoted the way gdb splits its argument."""
+    text = str(directory)
+    if any(c.isspace() or c in "\"'\\" for c in text):
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"directory {text}"
 
 
 def install_in_gdbinit(gdbinit: Path) -> bool:
     """Add ``directory <loader dir>`` to ``gdbinit`` once; True when it changed the file."""
-    line = f"directory {loader_dir()}"
-    existing = gdbinit.read_text() if gdbinit.exists() else ""
+    line = gdb_directory_line(loader_dir())
+    try:
+        raw = read_regular(gdbinit, 1 << 20)
+    except FileNotFoundError:
+        if os.path.islink(gdbinit):
+            raise LoaderError(f"{gdbinit} is a symbolic link to {os.path.realpath(gdbinit)}, which does not exist")
+        raw = b""
+    except OSError as error:
+        raise LoaderError(f"cannot read {gdbinit}: {error.strerror or error}") from None
+    existing = raw.decode("utf-8", "surrogateescape")
     if line in existing.splitlines():
         return False
     prefix = "" if not existing or existing.endswith("\n") else "\n"
-    with open(gdbinit, "a") as stream:
-        stream.write(f"{prefix}{GDBINIT_MARK}: makes `source gdb_hiter` work\n{line}\n")
+    added = f"{prefix}{GDBINIT_MARK}: makes `source gdb_hiter` work\n{line}\n"
+    try:
+        write_atomic(gdbinit, (existing + added).encode("utf-8", "surrogateescape"))
+    except OSError as error:
+        raise LoaderError(f"cannot write {gdbinit}: {error.strerror or error}") from None
     return True
 
 

@@ -12,10 +12,11 @@ import secrets
 import sys
 from typing import Optional, TextIO
 
+from ..core.messages import one_line
 from ..core.snapshot.diff import diff_snapshots
 from ..core.snapshot.redact import RedactError, redact_snapshot
 from ..core.snapshot.report import FORMATS, render_diff, render_snapshot
-from ..core.snapshot.document import SnapshotError, read_snapshot, write_snapshot
+from ..core.snapshot.document import SnapshotError, dumps, read_snapshot, validate_snapshot, write_snapshot
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -23,7 +24,7 @@ SALT_ENV = "GDB_HITER_SALT"
 
 
 def _fail(message: str) -> int:
-    print(f"gdb-hiter: {message}", file=sys.stderr)
+    print(f"gdb-hiter: {one_line(message)}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
@@ -89,10 +90,14 @@ def cmd_redact(args) -> int:
         return _fail(f"{args.input}: {error}")
     if os.path.abspath(args.output) == os.path.abspath(args.input) and not args.force:
         return _fail(f"{args.output}: refusing to overwrite the input (pass --force)")
-    try:
-        write_snapshot(redacted, args.output)
-    except SnapshotError as error:
-        return _fail(str(error))
+    if args.output == "-":
+        validate_snapshot(redacted)
+        _write(dumps(redacted))
+    else:
+        try:
+            write_snapshot(redacted, args.output)
+        except SnapshotError as error:
+            return _fail(str(error))
     if generated:
         print(f"gdb-hiter: redact: salt {salt} (redact the other snapshots of this report with "
               f"--salt {salt} so that their keys match; keep it private)", file=sys.stderr)
@@ -126,7 +131,7 @@ def add_offline_commands(subparsers) -> None:
                     "their diff still pairs entries; without --salt (or $GDB_HITER_SALT) a random salt is "
                     "generated and printed on stderr.")
     redact.add_argument("input", metavar="IN")
-    redact.add_argument("output", metavar="OUT")
+    redact.add_argument("output", metavar="OUT", help="the redacted snapshot to write; - for standard output")
     redact.add_argument("--salt", help=f"the secret salt (default: ${SALT_ENV}, else a random one, printed)")
     redact.add_argument("--force", action="store_true", help="allow OUT to be IN")
     redact.set_defaults(handler=cmd_redact)

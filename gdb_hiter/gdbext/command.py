@@ -15,6 +15,7 @@ import gdb
 
 from ..core.gcpause import cyclic_gc_paused
 from ..core.memory import UnreadableMemory
+from ..core.messages import one_line
 
 REGISTERED: List["HiterCommand"] = []
 
@@ -58,6 +59,12 @@ class HiterCommand(gdb.Command):
 
     def invoke(self, argument: str, from_tty: bool) -> None:
         self.dont_repeat()
+        try:
+            self._invoke(argument)
+        except gdb.GdbError as error:
+            raise gdb.GdbError(one_line(str(error))) from None
+
+    def _invoke(self, argument: str) -> None:
         try:
             args = self.parser.parse_args(gdb.string_to_argv(argument))
         except _HelpShown:

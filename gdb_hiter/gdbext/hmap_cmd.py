@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 import gdb  # type: ignore[import-not-found]
 
 from ..core.render import maptext
-from ..core.atomicfile import write_atomic
+from ..core.files import write_atomic
 from .command import HiterCommand, UserError
 from .mapref import resolve_map
 from .memory import InferiorMemory

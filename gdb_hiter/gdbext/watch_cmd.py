@@ -171,7 +171,7 @@ class Watch:
         path = None
         if self.out_dir:
             path = os.path.join(self.out_dir, f"{doc['seq']:04d}-{event}.json")
-            write_snapshot(doc, path)
+            write_snapshot(doc, path, follow_symlinks=False)
         snapshot_cmd.remember(doc, path)
         self.taken.append(doc["seq"])
         gdb.write(f"hiter-watch: {describe(doc)}: {len(doc['maps'])} map(s), {len(doc['iterators'])} "

@@ -198,7 +198,7 @@ RESULT["floor_covers"] = covered
 # a note) if the internals have moved.
 def stages(gc_off):
     from gdb_hiter.core.render import maptext
-    from gdb_hiter.core.atomicfile import write_atomic
+    from gdb_hiter.core.files import write_atomic
     from gdb_hiter.gdbext.mapref import resolve_map
     from gdb_hiter.gdbext.memory import InferiorMemory
     pc = time.perf_counter
@@ -270,7 +270,7 @@ if CONFIG["profile"]:
         "    of which keys and values as numbers or texts (_json_column)":
             cumulative(f_("core/maptext.py", "_json_column")),
         "file write (write_atomic; it pulls the pieces from map_json_parts, so it includes most of them)":
-            cumulative(f_("core/atomicfile.py", "write_atomic")),
+            cumulative(f_("core/files.py", "write_atomic")),
     }
     reads = calls(f_("gdbext/memory.py", "read"))
     top = io.StringIO()

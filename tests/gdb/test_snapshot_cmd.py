@@ -76,3 +76,25 @@ def test_snapshot_and_diff(build, loader, tmp_path):
     assert "no snapshot #99 in this session" in run[17]
     assert "no_such_variable" in run[18] and "0 map(s)" in run[18]
     assert "hiter color: off" in run[19]
+
+
+def test_writes_refuse_special_files_and_reads_refuse_devices(loader, tmp_path):
+    """--output / --out never replace a FIFO or a planted link; hiter-diff of /dev/zero is one line."""
+    import os
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "dangling.json"
+    link.symlink_to(tmp_path / "nowhere")
+    run = run_gdb(["break main.stopHere", "run > /dev/null",
+                   f"hmap-show main.gm --output {fifo}",
+                   f"hiter-snapshot --out {link}",
+                   "hiter-snapshot",
+                   "hiter-diff /dev/zero",
+                   "print 6*7", "kill"],
+                  binary=binary(BUILDS[0].values[0]), loader=loader, timeout=120)
+    assert run[2].strip() == f"hmap-show: {fifo}: cannot write: is a FIFO, not a regular file"
+    assert run[3].strip().endswith(f"{link}: cannot write: is a symbolic link to {tmp_path}/nowhere, "
+                                   f"which does not exist"), run[3]
+    assert run[5].strip() == "hiter-diff: /dev/zero: cannot read: is a character device, not a regular file"
+    assert run[6].strip() == "$1 = 42"
+    assert sorted(os.listdir(tmp_path)) == ["dangling.json", "fifo"]

@@ -136,3 +136,23 @@ def test_cli_redact(tmp_path):
     assert not (tmp_path / "again.json").exists()
     result = run("redact", tmp_path / "in.json", tmp_path / "in.json", "--salt", SALT)
     assert result.returncode == 2 and "refusing to overwrite the input" in result.stderr
+
+
+def test_an_iterator_nested_deeper_than_the_recursion_limit_is_redacted():
+    doc = string_snapshot()
+    deep = {"key": "innermost secret"}
+    for _ in range(5000):
+        deep = {"extra": [deep]}
+    doc["iterators"] = [deep]
+    node = redact_snapshot(doc, SALT)["iterators"][0]
+    depth = 0
+    while "extra" in node:
+        node, depth = node["extra"][0], depth + 1
+    assert depth == 5000 and node["key"] == token(SALT, "k", "innermost secret")
+
+
+def test_redacting_leaves_the_input_unchanged():
+    doc = string_snapshot()
+    before = json.dumps(doc, sort_keys=True)
+    redact_snapshot(doc, SALT)
+    assert json.dumps(doc, sort_keys=True) == before

@@ -21,7 +21,7 @@ import os
 from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..atomicfile import write_atomic
+from ..files import read_regular, write_atomic
 
 FORMAT = "gdb-hiter-snapshot"
 VERSION = 1
@@ -145,11 +145,14 @@ def dumps(doc: Dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-def write_snapshot(doc: Dict[str, Any], path) -> None:
-    """Validate ``doc`` and write it to ``path`` atomically and durably (temp file + fsync + os.replace)."""
+def write_snapshot(doc: Dict[str, Any], path, *, follow_symlinks: bool = True) -> None:
+    """Validate ``doc`` and write it to ``path`` atomically and durably (temp file + fsync + os.replace).
+
+    ``follow_symlinks=False`` for names the tool chose inside a capture directory.
+    """
     validate_snapshot(doc)
     try:
-        write_atomic(path, dumps(doc), durable=True)
+        write_atomic(path, dumps(doc), durable=True, follow_symlinks=follow_symlinks)
     except OSError as error:
         raise SnapshotError(f"{os.fspath(path)}: cannot write: {error.strerror or error}") from None
 
@@ -203,8 +206,7 @@ def read_snapshot(path) -> Dict[str, Any]:
     """Read, parse (JSON only, never evaluated) and validate the snapshot at ``path``."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as file:
-            raw = file.read()
+        raw = read_regular(name)
     except OSError as error:
         raise SnapshotError(f"{name}: cannot read: {error.strerror or error}") from None
     try:

@@ -26,10 +26,9 @@ iterator JSON of both decoders):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
-from typing import Any, Dict, Union
+from typing import Any, Dict, List, Union
 
 TOKEN_HEX_DIGITS = 12   # 48 bits: a chance collision among 10^5 distinct keys is about 2 in 10^5
 DATA_TEXT_FIELDS = {"key", "value", "elem", "key_text", "elem_text", "value_text"}
@@ -73,29 +72,49 @@ def _is_data_name(name: str) -> bool:
     return name in DATA_TEXT_FIELDS or name.endswith(DATA_SUFFIXES)
 
 
-def _redact_tree(value: Any, salt: bytes) -> Any:
-    """Iterator JSON: replace data fields wherever they are."""
-    if isinstance(value, dict):
-        for name in list(value):
-            item = value[name]
-            if _is_data_name(name):
-                kind = "k" if name.startswith("key") else "v" if name.startswith(("value", "elem")) else "b"
-                if name.endswith(DATA_SUFFIXES):
-                    kind = "b"
-                if isinstance(item, str):
-                    value[name] = token(salt, kind, item)
-                    continue
-                if isinstance(item, list) and all(isinstance(byte, int) for byte in item):
-                    value[name] = token(salt, kind, bytes(b & 0xFF for b in item).hex())
-                    continue
-            if name in SEED_FIELDS and isinstance(item, int) and not isinstance(item, bool):
-                value[name] = _seed(salt, name, item, SEED_FIELDS[name])
-                continue
-            value[name] = _redact_tree(item, salt)
-        return value
-    if isinstance(value, list):
-        return [_redact_tree(item, salt) for item in value]
-    return value
+_KEEP = object()
+
+
+def _redacted_field(name: str, item: Any, salt: bytes) -> Any:
+    """The redacted value of field ``name`` of iterator JSON, or ``_KEEP`` to walk into it as it is."""
+    if _is_data_name(name):
+        kind = "k" if name.startswith("key") else "v" if name.startswith(("value", "elem")) else "b"
+        if name.endswith(DATA_SUFFIXES):
+            kind = "b"
+        if isinstance(item, str):
+            return token(salt, kind, item)
+        if isinstance(item, list) and all(isinstance(byte, int) for byte in item):
+            return token(salt, kind, bytes(b & 0xFF for b in item).hex())
+    if name in SEED_FIELDS and isinstance(item, int) and not isinstance(item, bool):
+        return _seed(salt, name, item, SEED_FIELDS[name])
+    return _KEEP
+
+
+def _redact_tree(root: Any, salt: bytes) -> Any:
+    """A copy of iterator JSON with data fields replaced wherever they are.
+
+    Walked with a stack, not recursion: a valid file may nest deeper than
+    Python's recursion limit.
+    """
+    holder: List[Any] = [None]
+    stack = [(root, holder, 0)]
+    while stack:
+        source, parent, slot = stack.pop()
+        if isinstance(source, dict):
+            copied: Dict[str, Any] = {}
+            parent[slot] = copied
+            for name, item in source.items():
+                replaced = _redacted_field(name, item, salt)
+                copied[name] = replaced if replaced is not _KEEP else None
+                if replaced is _KEEP:
+                    stack.append((item, copied, name))
+        elif isinstance(source, list):
+            items: List[Any] = [None] * len(source)
+            parent[slot] = items
+            stack.extend((item, items, index) for index, item in enumerate(source))
+        else:
+            parent[slot] = source
+    return holder[0]
 
 
 def redact_snapshot(doc: Dict[str, Any], salt: Union[str, bytes]) -> Dict[str, Any]:
@@ -103,12 +122,19 @@ def redact_snapshot(doc: Dict[str, Any], salt: Union[str, bytes]) -> Dict[str, A
     if doc.get("redacted"):
         raise RedactError("the snapshot is already redacted")
     salt_bytes = _salt_bytes(salt)
-    result = copy.deepcopy(doc)
-    for item in result.get("maps") or ():
-        for entry in item.get("entries") or ():
-            entry["key"] = token(salt_bytes, "k", entry["key"])
-            entry["value"] = token(salt_bytes, "v", entry["value"])
-        _redact_seeds(item.get("header"), salt_bytes)
+    result = dict(doc)   # what is not replaced below is shared with ``doc``, never changed
+    maps = []
+    for original in doc.get("maps") or ():
+        item = dict(original)
+        if isinstance(item.get("entries"), list):
+            item["entries"] = [dict(entry, key=token(salt_bytes, "k", entry["key"]),
+                                    value=token(salt_bytes, "v", entry["value"])) for entry in item["entries"]]
+        if isinstance(item.get("header"), dict):
+            item["header"] = dict(item["header"])
+            _redact_seeds(item["header"], salt_bytes)
+        maps.append(item)
+    if "maps" in doc:
+        result["maps"] = maps
     result["iterators"] = [_redact_tree(item, salt_bytes) for item in result.get("iterators") or ()]
     result["redacted"] = {"method": "hmac-sha256", "salted": True, "token_hex_digits": TOKEN_HEX_DIGITS}
     return result
