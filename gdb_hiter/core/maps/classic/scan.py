@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...layouts.classic import (
-    CLASSIC_LAYOUTS, BUCKET_SLOTS, EVACUATED_X, EVACUATED_Y, NO_CHECK, POINTER_SIZE, ClassicLayout,
+    CLASSIC_LAYOUTS, BUCKET_SLOTS, EMPTY_ONE, EVACUATED_EMPTY, EVACUATED_X, EVACUATED_Y, NO_CHECK, POINTER_SIZE, ClassicLayout,
     HITER_GO118, bucket_struct, classic_layout,
 )
 from ...layouts.fields import field_offsets
@@ -91,7 +91,11 @@ def _slot_reason(memory: MemoryReader, it: Dict[str, int], header: Dict[str, Any
     top = bucket[slot]
     looked_up = top in (EVACUATED_X, EVACUATED_Y) or (
         layout.has_clear_seq and it["clearSeq"] != header["clearSeq"])
-    if not looked_up:
+    # mapdelete nils an indirect key's or element's pointer in its slot: the
+    # entry the loop holds was deleted since it received it (and the slot
+    # may have been evacuated empty since)
+    deleted = (top <= EMPTY_ONE or top == EVACUATED_EMPTY) and (maptype.indirect_key or maptype.indirect_elem)
+    if not (looked_up or deleted):
         return "key/elem do not point at the current slot of bptr"
     try:
         memory.read(it["key"], max(maptype.key_size, 1))
