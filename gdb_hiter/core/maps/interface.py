@@ -5,8 +5,8 @@ Commands, printers, snapshots and capture hold a ``MapImplementation``
 version) and call its methods; they never ask which implementation it is.
 Classic maps are ``classic.ClassicMaps``, Swiss maps (flat or split groups,
 which differ only in layout data) ``swiss.SwissMaps``. A new capability
-(replaying the rest of an iteration, decoding only what changed) is one more
-method here and one per implementation.
+(``predict``: the rest of an iteration; decoding only what changed) is one
+more method here and one per implementation.
 
 Errors are ``ValueError`` subclasses with a one-line message:
 
@@ -31,7 +31,10 @@ from typing import Any, List, Optional
 
 from ..memory import MemoryReader, UnreadableMemory
 from ..program.versioninfo import VersionReport
+from ..render.gotypes import GoType
+from .keyequality import KeyIdentity
 from .model import DecodedMap
+from .prediction import LiveIndex, Prediction
 
 # ``state`` of every decoded iterator:
 #   not-started: the compiler's zeroed temporary, or inside mapiterinit before its first step
@@ -127,6 +130,28 @@ class MapImplementation(ABC):
         if not verdict.accepted:
             raise IteratorError(f"not a live map iterator ({verdict.reason})", implausible=True)
         return verdict.iterator
+
+    def predict(self, memory: MemoryReader, iterator: Any, live: Optional[DecodedMap],
+                key_type: Optional[GoType]) -> Prediction:
+        """What the loop of ``iterator`` will still receive, in order, if nothing changes the map.
+
+        ``live`` is the map the iterator walks, decoded whole now (None when it
+        cannot be); ``key_type`` gives Go's ``==`` for the runtime's lookups.
+        Replays the runtime's own iteration over memory as it is; never raises
+        for what memory holds (a stop becomes ``Prediction.inexact``).
+        """
+        prediction_notes: List[str] = []
+        index = LiveIndex(live, KeyIdentity(key_type, memory), prediction_notes.append) if live is not None else None
+        prediction = self._predict(memory, iterator, live, index)
+        for note in prediction_notes:
+            if note not in prediction.inexact:
+                prediction.inexact.append(note)
+        return prediction
+
+    @abstractmethod
+    def _predict(self, memory: MemoryReader, iterator: Any, live: Optional[DecodedMap],
+                 index: Optional[LiveIndex]) -> Prediction:
+        """``predict`` with the live map indexed."""
 
     @abstractmethod
     def scan_for_iterators(self, memory: MemoryReader, data: bytes, base_address: int, *,

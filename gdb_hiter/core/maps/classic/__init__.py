@@ -24,6 +24,7 @@ from .maptype import MapType, maptype_from_sizes, parse_maptype
 from .walk import BucketRecords, decode_map
 from .iterator import DecodedIterator, STATE_OF_DETAIL, buckets_remaining, decode_iterator
 from .scan import iterator_candidate, scan_for_iterators
+from .predict import predict as classic_predict
 
 __all__ = [
     "BucketRecords", "ClassicMaps", "DecodedIterator", "ImplausibleMap", "MapType", "NilMap", "NotAMapType",
@@ -55,3 +56,6 @@ class ClassicMaps(MapImplementation):
 
     def scan_for_iterators(self, memory, data: bytes, base_address: int, *, map_address: Optional[int] = None):
         return scan_for_iterators(memory, data, base_address, self.layout.layout, map_address=map_address)
+
+    def _predict(self, memory, iterator, live, index):
+        return classic_predict(memory, iterator, live, index)

@@ -25,6 +25,7 @@ from .maptype import SwissMapType, parse_maptype
 from .walk import decode_map
 from .iterator import STATE_OF_DETAIL, SwissIterator, UnreadableIterator, decode_iterator
 from .scan import iterator_candidate, scan_for_iterators
+from .predict import predict as swiss_predict
 
 __all__ = [
     "BadMapType", "NilMap", "STATE_OF_DETAIL", "SwissIterator", "SwissMapType", "SwissMaps",
@@ -58,3 +59,6 @@ class SwissMaps(MapImplementation):
     def scan_for_iterators(self, memory, data: bytes, base_address: int, *, map_address: Optional[int] = None):
         return scan_for_iterators(memory, data, base_address, self.layout.layout,
                                   map_address=map_address, go_minor=self.layout.go_minor)
+
+    def _predict(self, memory, iterator, live, index):
+        return swiss_predict(memory, iterator, live, index, self.layout.go_minor)
