@@ -17,6 +17,7 @@ import gdb
 from ..core.program import goroutines as core
 from ..core.maps.implementations import for_report
 from ..core.maps.interface import IteratorError, MapImplementation
+from ..core.maps.model import raw_text
 from ..core.memory import UnreadableMemory
 from . import goroutines_gdb as gg
 from .command import HiterCommand, UserError
@@ -225,10 +226,13 @@ class HiterShow(HiterCommand):
             hint = " (--force decodes it anyway)" if error.implausible else ""
             raise UserError(f"no iterator at {address:#x}: {error}{hint}") from None
         data = iterator.to_json()
+        from . import predict_cmd      # it builds on this module
+        loop = predict_cmd.predict_iterator(memory, implementation, iterator)
         if args.json:
+            data["prediction"] = loop.to_json()
             gdb.write(json.dumps(data, default=json_default) + "\n")
             return
-        gdb.write(show_text(data, memory) + "\n")
+        gdb.write(show_text(data, memory, loop) + "\n")
 
 
 def json_default(value):
@@ -255,14 +259,14 @@ def _key_text(memory: InferiorMemory, pointer: int, size: int) -> str:
     return f"{pointer:#x} -> {text}"
 
 
-def show_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
+def show_text(data: Dict[str, Any], memory: InferiorMemory, loop=None) -> str:
     """Where the iterator stands, for a human (from its ``to_json()``)."""
     if data["impl"] == "classic":
-        return _classic_text(data, memory)
-    return _swiss_text(data, memory)
+        return _classic_text(data, memory, loop)
+    return _swiss_text(data, memory, loop)
 
 
-def _classic_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
+def _classic_text(data: Dict[str, Any], memory: InferiorMemory, loop) -> str:
     fields, header = data["fields"], data.get("map")
     lines = [f"runtime.hiter at {data['address']:#x} ({data['layout']}): {data['state']}"]
     lines.append(f"  map {_hex(data['map_address'] or 0)}, type descriptor {fields['t']:#x}")
@@ -286,15 +290,14 @@ def _classic_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
                      f"(bptr {_hex(current.get('bptr'))}"
                      + (f" = {where.get('array')}[{where.get('index')}]" if where.get("index") is not None
                         else (f", {where.get('array')}" if where else "")) + f"), next i {current.get('next_i')}")
-        lines.append(f"  current key:  {_bytes_text(current, 'key')}")
-        lines.append(f"  current elem: {_bytes_text(current, 'elem')}")
-    lines.extend(_remaining_lines(data))
+        lines.extend(_current_lines(loop, _bytes_text(current, 'key'), _bytes_text(current, 'elem')))
+    lines.extend(_remaining_lines(data, loop))
     lines.extend(_since_start_lines(data))
     lines.extend(_problem_lines(data))
     return "\n".join(lines)
 
 
-def _swiss_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
+def _swiss_text(data: Dict[str, Any], memory: InferiorMemory, loop) -> str:
     fields, header, maptype = data["fields"], data.get("map"), data.get("maptype") or {}
     lines = [f"maps.Iter at {data['address']:#x} ({data['layout']}): {data['state']}"]
     lines.append(f"  map {_hex(data['map_address'] or 0)}, type descriptor {fields['typ']:#x}")
@@ -329,9 +332,9 @@ def _swiss_text(data: Dict[str, Any], memory: InferiorMemory) -> str:
     current = data.get("current")
     if current:
         lines.append(f"  current entry: group {_hex(current.get('group_address'))} slot {current.get('slot')}")
-        lines.append(f"  current key:  {_key_text(memory, current['key_address'], maptype.get('key_size', 0))}")
-        lines.append(f"  current elem: {_key_text(memory, current['elem_address'], maptype.get('elem_size', 0))}")
-    lines.extend(_remaining_lines(data))
+        lines.extend(_current_lines(loop, _key_text(memory, current['key_address'], maptype.get('key_size', 0)),
+                                    _key_text(memory, current['elem_address'], maptype.get('elem_size', 0))))
+    lines.extend(_remaining_lines(data, loop))
     lines.extend(_since_start_lines(data))
     lines.extend(_problem_lines(data))
     return "\n".join(lines)
@@ -355,15 +358,34 @@ def _bytes_text(current: Dict[str, Any], name: str) -> str:
     return f"{pointer:#x} -> {text}"
 
 
-def _remaining_lines(data: Dict[str, Any]) -> List[str]:
+def _current_lines(loop, key_bytes: str, elem_bytes: str) -> List[str]:
+    """The current key and element as hmap-show renders them, with where they are; raw
+    bytes only when the map's types are unknown."""
+    current = loop.prediction.current if loop is not None else None
+    if current is None or loop.render_key is raw_text:
+        return [f"  current key:  {key_bytes}", f"  current elem: {elem_bytes}"]
+    return [f"  current key:  {loop.render_key(current.key)}   (at {current.key_address:#x})",
+            f"  current elem: {loop.render_value(current.value)}   (at {current.value_address:#x})"]
+
+
+def _remaining_lines(data: Dict[str, Any], loop=None) -> List[str]:
+    if loop is not None and data["state"] == "in-progress":
+        prediction = loop.prediction
+        count = len(prediction.next)
+        if prediction.exact:
+            return [f"  entries still ahead: {count}, if nothing changes the map from now on "
+                    "(hiter-predict lists them)"]
+        return [f"  entries still ahead: {count} as far as the replay goes, not exact: "
+                + "; ".join(prediction.inexact)]
     remaining = data["remaining"]
     if remaining["entries"] is None:
         if data["state"] == "in-progress":
             return ["  entries still ahead: unknown (the map changed since the loop started: "
                     "the rest is looked up in it)"]
         return []
-    return [f"  entries still ahead: {remaining['entries']}"
-            + ("" if remaining["exact"] else " (an estimate: the map changed since the loop started)")]
+    if not remaining["exact"]:
+        return []
+    return [f"  entries still ahead: {remaining['entries']}"]
 
 
 def _since_start_lines(data: Dict[str, Any]) -> List[str]:

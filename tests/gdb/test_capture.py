@@ -153,6 +153,16 @@ def test_capture_every_transition(build, loader, tmp_path_factory):
                [want for key, want in zip(seen, fixture_keys) if key is not None]
         assert sum(key is not None for key in seen) >= 4, seen
 
+    # After each C call the prediction is what the loop then received: the rest of the keys it
+    # started with (the callbacks' inserts land where the loop does not walk), none after the last.
+    visits = [e["key"] for e in truth if e["event"] == "visit"]
+    returns = [doc for doc in docs if doc["event"] == "cgocall-return"]
+    assert len(visits) == len(returns) == 8
+    for number, doc in enumerate(returns, 1):
+        (prediction,) = [it["prediction"] for it in doc["iterators"]]
+        assert prediction["exact"] is True, prediction["reason"]
+        assert prediction["next"] == visits[number:], (number, prediction["next"], visits)
+
     report = (out / "report.md").read_text()
     assert report.count("\n## C call ") == 8 and report.count("### Callback ") == 8
     growth = "grew from B=0" if build.map_impl == "classic" else "to tables"

@@ -107,7 +107,11 @@ def test_find_and_show_in_callback(build, loader, runs):
     assert (show["current"]["key_address"], show["current"]["elem_address"]) == \
         (show["fields"]["key"], show["fields"]["elem"])
     assert "in-progress" in show_text.splitlines()[0]
-    assert "current key:  " in show_text and f"(as int64: {visited[0]})" in show_text, show_text
+    assert f"  current key:  {visited[0]}   (at {show['current']['key_address']:#x})" in show_text.splitlines(), show_text
+    prediction = show["prediction"]
+    assert prediction["exact"] is True and prediction["current"]["key"] == str(visited[0])
+    assert f"  entries still ahead: {len(prediction['next'])}, if nothing changes the map from now on " \
+           "(hiter-predict lists them)" in show_text.splitlines(), show_text
     assert "map grew since the loop started: yes" in show_text
     if build.map_impl == "classic":
         # the iterator still walks the 1-bucket array of the loop's start; the map grew to 2^9 buckets

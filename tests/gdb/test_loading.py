@@ -7,7 +7,8 @@ from pathlib import Path
 from gdbrun import run_gdb
 
 LOADED = "gdb-hiter 0.1.0 loaded: `help gdb-hiter` lists its commands.\n"
-COMMANDS = ["hiter-diff", "hiter-find", "hiter-show", "hiter-snapshot", "hiter-version", "hiter-watch", "hmap-show"]
+COMMANDS = ["hiter-diff", "hiter-find", "hiter-predict", "hiter-show", "hiter-snapshot", "hiter-version", "hiter-watch",
+            "hmap-show"]
 
 
 def _command_lines(help_text: str):

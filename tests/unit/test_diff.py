@@ -150,7 +150,45 @@ def test_swiss_iterator_meaning(name, fragment):
     iterator = swiss_iterator_json(SWISS_BUILD, name)
     words = iterator_meaning(iterator, swiss_map_json(SWISS_BUILD, name))
     assert any(sentence.startswith(fragment) for sentence in words), words
-    assert words[-1].startswith("entries still ahead: about")
+    # without a prediction nothing is said about what the loop will still receive
+    assert not any("estimate" in sentence or "may or may not" in sentence or "still ahead" in sentence
+                   for sentence in words), words
+
+
+def _prediction(keys, exact=True):
+    return {"exact": exact, "reason": None if exact else "a reason", "current": None, "next": list(keys),
+            "maybe": [], "not_visited": {}}
+
+
+def _map_with(keys):
+    return {"count": len(keys), "entries": [{"key": key, "value": "0"} for key in keys]}
+
+
+def test_future_change_in_concrete_terms():
+    from gdb_hiter.core.snapshot.diff import future_change
+    before = _prediction(['"k1"', '"k2"', '"k3"', '"k4"'])
+    after = _prediction(['"k1"', '"k3"', '"n1"'])
+    map_a = _map_with(['"k0"', '"k1"', '"k2"', '"k3"', '"k4"'])
+    map_b = _map_with(['"k0"', '"k1"', '"k3"', '"k4"', '"n1"', '"n2"'])
+    assert future_change(before, after, map_a, map_b) == [
+        'before, the loop would still have received 4 entries; now 2 of those (1 was deleted: "k2") '
+        '(1 is still in the map but will not be received: "k4"), plus 1 inserted ("n1"); '
+        '1 inserted entry will not be received ("n2": behind the loop or where it does not walk)']
+    assert future_change(before, before, map_a, map_a) == [
+        "the loop will still receive the same 4 entries, in the same order"]
+    assert future_change(before, _prediction([], exact=False), map_a, None) == [
+        "(the predictions are not exact: a reason) before, the loop would still have received 4 entries; "
+        "now none of those (4 are still in the map but will not be received: \"k1\", \"k2\", \"k3\", ...)"]
+
+
+def test_an_iterator_blocked_in_c_has_not_moved():
+    from gdb_hiter.core.snapshot.diff import diff_iterator
+    a = {"state": "in-progress", "address": 1, "map_address": 2, "position": {"bucket": 4, "slot": 5},
+         "current": {"key_address": 10, "bptr_in": {"array": "buckets"}}}
+    b = dict(a, current={"key_address": 10, "bptr_in": {"array": "retired"}}, stale=True)
+    assert "it moved on to another entry" not in diff_iterator(a, b, {})["events"]
+    c = dict(a, position={"bucket": 4, "slot": 6}, current={"key_address": 11})
+    assert "it moved on to another entry" in diff_iterator(a, c, {})["events"]
 
 
 def test_swiss_iterator_appears_and_moves():

@@ -427,31 +427,101 @@ def iterator_meaning(it: Dict[str, Any], map_doc: Optional[Dict[str, Any]] = Non
         mode = position.get("mode", it.get("mode"))
         if mode == "small" and (it.get("stale") or it.get("map_grew_since_start")):
             words.append("the map was small (one group) when the loop started and has since grown into tables: "
-                         "the loop keeps walking the slots of that old group and looks each key up again in the "
-                         "tables, so deleted keys are skipped and updated values are seen. Keys inserted since "
-                         "the loop started are not visited")
+                         "the loop walks the rest of that old group only, looking each of its keys up again in "
+                         "the tables, so deleted keys are skipped and updated values are seen; keys that were "
+                         "never in that group are not received")
         elif it.get("stale"):
             words.append("the table the loop is walking was replaced since the loop started (it grew or split): "
                          "the loop finishes walking the old table and looks each of its keys up again in the live "
-                         "map, so deleted keys are skipped and updated values are seen; keys inserted into its part "
-                         "of the map since are not visited from it. Later tables are read from the live directory, "
-                         "so entries inserted there may or may not be visited")
+                         "map, so deleted keys are skipped and updated values are seen. Later tables are read from "
+                         "the live directory")
         elif it.get("map_grew_since_start"):
             words.append("the map's directory grew since the loop started: Next rescales its position in the "
-                         "directory, so no entry is returned twice; entries inserted into tables the loop has not "
-                         "reached yet may or may not be visited")
+                         "directory, so no entry is returned twice")
     if it.get("cleared_since_start"):
         words.append("the map was cleared since the loop started: keys it held then are not returned any more "
-                      "(each is looked up in the live map); entries inserted after the clear may or may not be "
-                      "visited")
-    if remaining.get("entries") is not None:
-        exact = "exactly" if remaining.get("exact") else "about (an estimate: the map changed)"
-        words.append(f"entries still ahead: {exact} {remaining['entries']}")
+                      "(each is looked up in the live map)")
+    prediction = it.get("prediction")
+    if prediction is not None:
+        words.append(future_text(prediction))
+    elif remaining.get("entries") is not None and remaining.get("exact"):
+        words.append(f"entries still ahead: exactly {remaining['entries']}")
     return words
 
 
+def future_text(prediction: Dict[str, Any]) -> str:
+    """hiter-predict's count, as a snapshot keeps it, in words."""
+    count = len(prediction.get("next") or ())
+    entries = f"{count} entr{'y' if count == 1 else 'ies'}"
+    if prediction.get("exact"):
+        return f"if nothing changes the map from now on, the loop will still receive exactly {entries}"
+    return f"the loop has {entries} ahead as far as the replay goes (not exact: {prediction.get('reason')})"
+
+
+SAMPLE_KEYS = 3
+
+
+def _sample(keys: List[str]) -> str:
+    shown = ", ".join(keys[:SAMPLE_KEYS])
+    return shown + (", ..." if len(keys) > SAMPLE_KEYS else "")
+
+
+def _entry_keys(map_doc: Optional[Dict[str, Any]]) -> Optional[set]:
+    """The rendered keys of a map document, or None when it does not hold them all."""
+    if not map_doc or map_doc.get("entries") is None:
+        return None
+    entries = map_doc["entries"]
+    count = map_doc.get("count")
+    if count is not None and len(entries) < count:
+        return None
+    return {entry.get("key") for entry in entries}
+
+
+def future_change(before: Dict[str, Any], after: Dict[str, Any], map_a: Optional[Dict[str, Any]],
+                  map_b: Optional[Dict[str, Any]]) -> List[str]:
+    """How the loop's future changed between two stops, from the two predictions: what it
+    would still have received then, what of that it still will, what is new, what it will miss."""
+    ahead_a, ahead_b = list(before.get("next") or ()), list(after.get("next") or ())
+    set_a, set_b = set(ahead_a), set(ahead_b)
+    kept = [key for key in ahead_a if key in set_b]
+    dropped = [key for key in ahead_a if key not in set_b]
+    new = [key for key in ahead_b if key not in set_a]
+    keys_a, keys_b = _entry_keys(map_a), _entry_keys(map_b)
+    words = []
+    if not (before.get("exact") and after.get("exact")):
+        reasons = "; ".join(str(p.get("reason")) for p in (before, after) if not p.get("exact"))
+        words.append(f"(the predictions are not exact: {reasons})")
+    missed_text = ""
+    if keys_a is not None and keys_b is not None:
+        missed = sorted(key for key in keys_b - keys_a if key not in set_b)
+        if missed:
+            missed_text = (f"; {len(missed)} inserted entr{'y' if len(missed) == 1 else 'ies'} will not be "
+                           f"received ({_sample(missed)}: behind the loop or where it does not walk)")
+    if ahead_a == ahead_b:
+        words.append(f"the loop will still receive the same {len(ahead_b)} entries, in the same order" + missed_text)
+        return [" ".join(words)]
+    text = f"before, the loop would still have received {len(ahead_a)} entries; now {len(kept)} of those"
+    if dropped:
+        deleted = [key for key in dropped if keys_b is not None and key not in keys_b]
+        skipped = [key for key in dropped if key not in deleted]
+        if deleted:
+            text += f" ({len(deleted)} {'was' if len(deleted) == 1 else 'were'} deleted: {_sample(deleted)})"
+        if skipped:
+            text += (f" ({len(skipped)} {'is' if len(skipped) == 1 else 'are'} still in the map but will not be "
+                     f"received: {_sample(skipped)})")
+    if new:
+        inserted = [key for key in new if keys_a is not None and key not in keys_a]
+        text += (f", plus {len(new)} " + ("inserted" if len(inserted) == len(new) else "more")
+                 + f" ({_sample(new)})")
+    text += missed_text
+    if not kept and ahead_a:
+        text = text.replace("now 0 of those", "now none of those")
+    words.append(text)
+    return [" ".join(words)]
+
+
 def diff_iterator(a: Dict[str, Any], b: Dict[str, Any], maps_b: Dict[int, Dict[str, Any]],
-                  paired_by: str = "address") -> Dict[str, Any]:
+                  paired_by: str = "address", maps_a: Optional[Dict[int, Dict[str, Any]]] = None) -> Dict[str, Any]:
     events: List[str] = []
     if a.get("state") != b.get("state"):
         events.append(f"state {a.get('state')} → {b.get('state')}")
@@ -479,14 +549,19 @@ def diff_iterator(a: Dict[str, Any], b: Dict[str, Any], maps_b: Dict[int, Dict[s
     if not a.get("cleared_since_start") and b.get("cleared_since_start"):
         events.append("the map was cleared during this interval")
     current_a, current_b = a.get("current"), b.get("current")
-    if current_a != current_b and b.get("state") == "in-progress" and a.get("state") == "in-progress":
+    both_running = b.get("state") == "in-progress" and a.get("state") == "in-progress"
+    # moved: the position changed (bucket/group, slot, entry index), not what it points at
+    moved = [change["field"] for change in position if change["field"] not in starts] or (
+        (current_a or {}).get("key_address") != (current_b or {}).get("key_address"))
+    if both_running and (current_a is None) != (current_b is None):
         events.append("it moved on to another entry" if current_b else "it has no current entry now")
+    elif both_running and current_b and moved:
+        events.append("it moved on to another entry")
     remaining_a, remaining_b = a.get("remaining") or {}, b.get("remaining") or {}
-    if (remaining_a.get("entries") is not None and remaining_b.get("entries") is not None
-            and remaining_a.get("entries") != remaining_b.get("entries")):
-        events.append(f"entries still ahead: {remaining_a.get('entries')} → {remaining_b.get('entries')}"
-                      + ("" if remaining_b.get("exact") else " (estimate)"))
     map_doc = maps_b.get(b.get("map_address"))
+    if both_running and a.get("prediction") and b.get("prediction"):
+        events.extend(future_change(a["prediction"], b["prediction"], (maps_a or {}).get(a.get("map_address")),
+                                    map_doc))
     return {
         "address": b.get("address"),
         "address_a": a.get("address"),
@@ -589,7 +664,7 @@ def diff_snapshots(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
             left_a.remove(on_a[0])
             left_b.remove(on_b[0])
     pairs.sort(key=lambda pair: (pair[1].get("address") or 0))
-    iter_diffs = [diff_iterator(old, new, maps_b, paired_by) for old, new, paired_by in pairs]
+    iter_diffs = [diff_iterator(old, new, maps_b, paired_by, maps_a) for old, new, paired_by in pairs]
     iters_only_a = [_iter_brief(item, maps_a) for item in left_a]
     iters_only_b = [_iter_brief(item, maps_b) for item in left_b]
 

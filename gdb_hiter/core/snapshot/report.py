@@ -367,9 +367,12 @@ def _iter_short(item: Dict[str, Any]) -> str:
         text += ", map grew since start"
     if item.get("cleared_since_start"):
         text += ", map cleared since start"
+    prediction = item.get("prediction")
     remaining = item.get("remaining") or {}
-    if remaining.get("entries") is not None:
-        text += f", {remaining['entries']} entries ahead" + ("" if remaining.get("exact") else " (estimate)")
+    if prediction is not None:
+        text += f", {len(prediction.get('next') or ())} entries ahead" + ("" if prediction.get("exact") else " (not exact)")
+    elif remaining.get("entries") is not None and remaining.get("exact"):
+        text += f", {remaining['entries']} entries ahead"
     return text
 
 
