@@ -176,9 +176,14 @@ def test_future_change_in_concrete_terms():
         '1 inserted entry will not be received ("n2": behind the loop or where it does not walk)']
     assert future_change(before, before, map_a, map_a) == [
         "the loop will still receive the same 4 entries, in the same order"]
+    # without every entry of the map, a key no longer ahead is not said to be deleted or kept
     assert future_change(before, _prediction([], exact=False), map_a, None) == [
         "(the predictions are not exact: a reason) before, the loop would still have received 4 entries; "
-        "now none of those (4 are still in the map but will not be received: \"k1\", \"k2\", \"k3\", ...)"]
+        "now none of those (4 no longer ahead: \"k1\", \"k2\", \"k3\", ...)"]
+    assert future_change(before, _prediction([]), map_a, map_b) == [
+        'before, the loop would still have received 4 entries; now none of those (1 was deleted: "k2") '
+        '(3 are still in the map but will not be received: "k1", "k3", "k4"); '
+        '2 inserted entries will not be received ("n1", "n2": behind the loop or where it does not walk)']
 
 
 def test_an_iterator_blocked_in_c_has_not_moved():

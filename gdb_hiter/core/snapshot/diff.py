@@ -501,8 +501,11 @@ def future_change(before: Dict[str, Any], after: Dict[str, Any], map_a: Optional
         words.append(f"the loop will still receive the same {len(ahead_b)} entries, in the same order" + missed_text)
         return [" ".join(words)]
     text = f"before, the loop would still have received {len(ahead_a)} entries; now {len(kept)} of those"
-    if dropped:
-        deleted = [key for key in dropped if keys_b is not None and key not in keys_b]
+    if dropped and keys_b is None:
+        # the map's entry list was cut (--limit): whether they were deleted is not known
+        text += f" ({len(dropped)} no longer ahead: {_sample(dropped)})"
+    elif dropped:
+        deleted = [key for key in dropped if key not in keys_b]
         skipped = [key for key in dropped if key not in deleted]
         if deleted:
             text += f" ({len(deleted)} {'was' if len(deleted) == 1 else 'were'} deleted: {_sample(deleted)})"
