@@ -145,3 +145,15 @@ def test_no_key_type_is_undecidable():
     raw = identity(None)
     with pytest.raises(UndecidableEquality):
         raw(b"\x00" * 8)
+
+
+@pytest.mark.parametrize("start_bucket", [2 ** 64 - 1, 2 ** 31])
+def test_a_corrupt_start_bucket_stops_the_walk(start_bucket):
+    case = test_classic.Case("go1.22.10", "iterating")
+    iterator = classic.decode_iterator(case.memory, case.hiter, case.layout)
+    iterator.fields["startBucket"] = start_bucket            # hiter-show --force on garbage
+    assert classic.iterator.buckets_remaining(iterator.fields) <= 1 << iterator.fields["B"]
+    layout = MapLayout("classic", case.layout, 22)
+    prediction = for_layout(layout).predict(case.memory, iterator, case.decode(), INT64)
+    assert not prediction.exact
+    assert any("without coming back to startBucket" in why for why in prediction.inexact), prediction.inexact

@@ -150,9 +150,10 @@ def buckets_remaining(fields: Dict[str, int]) -> int:
     if fields["key"] == 0:
         return 0
     total = 1 << fields["B"]
+    # a corrupt startBucket or bucket (hiter-show --force) must not count past the array
     if fields["wrapped"]:
-        return max(fields["startBucket"] - fields["bucket"], 0)
-    return total - fields["bucket"] + fields["startBucket"]
+        return min(max(fields["startBucket"] - fields["bucket"], 0), total)
+    return min(max(total - fields["bucket"] + fields["startBucket"], 0), total)
 
 
 def _state(it: Dict[str, int]) -> str:

@@ -104,6 +104,7 @@ class _Replay:
         if header["oldbuckets"]:
             self.buckets.add_array(header["oldbuckets"], old_count)
         self.hash_order_noted = False
+        self.buckets_started = 0
         self.maybe_listed: set = set()     # key addresses listed as maybe, at the first walk met
         self.chain_seen = 0
 
@@ -136,11 +137,15 @@ class _Replay:
                 else:
                     b, check = fields["buckets"] + bucket * size, NO_CHECK
                 bucket += 1
-                if bucket == total:
+                if bucket >= total:
                     bucket = 0
                     fields["wrapped"] = 1
                 i = 0
                 self.chain_seen = 0
+                self.buckets_started += 1
+                if self.buckets_started > total + 1:
+                    raise PredictionStopped(f"the walk started all {total} buckets without coming back to "
+                                            f"startBucket {fields['startBucket']}: the iterator is corrupt")
             data = self.buckets.read(b)
             while i < BUCKET_SLOTS:
                 offi = (i + fields["offset"]) & (BUCKET_SLOTS - 1)
