@@ -660,3 +660,30 @@ def test_bucket_records_are_a_sequence_of_dicts(toolchain, scenario):
             records[len(records)]
     chained = [record for record in decoded.detail["buckets"] if "overflow" in record]
     assert all(record["overflow"] and record["overflow"][0]["depth"] == 1 for record in chained)
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+@pytest.mark.parametrize("corrupt_b", [22, 24, 30])
+def test_a_corrupt_b_costs_a_few_reads_not_minutes(toolchain, corrupt_b):
+    """B says 2^B buckets; the array the memory holds is much smaller: the walk gives up
+    after two chunks unreadable at both ends instead of trying millions of buckets one by one."""
+    case = Case(toolchain, "plain")
+    layout = classic_layouts.classic_layout(case.layout)
+    b_offset = field_offsets(layout.hmap)["B"][0]
+    memory = case.patched(case.hmap + b_offset, bytes([corrupt_b]))
+
+    class Counting:
+        reads = 0
+
+        def read(self, address, size):
+            Counting.reads += 1
+            return memory.read(address, size)
+
+    decoded = classic.decode_map(Counting(), case.hmap, case.maptype(), case.layout)
+    assert not decoded.complete
+    stops = [p for p in decoded.problems if p.what == "unreadable-bucket" and "not walked" in p.why]
+    assert len(stops) == 1 and "the array is unreadable from there on" in stops[0].why, decoded.problems
+    assert Counting.reads < 200, Counting.reads
+    # the buckets the memory does hold are still walked
+    assert {tuple(pair) for pair in case.truth["entries"]} >= {
+        (s64(entry.key), s64(entry.value)) for entry in decoded.entries}

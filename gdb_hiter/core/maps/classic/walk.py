@@ -199,25 +199,79 @@ class _Walk:
         """Yield (first index, buffer, buckets in buffer) over a bucket array.
 
         Reads in chunks of at most READ_CHUNK_BYTES; a chunk that cannot be
-        read is retried bucket by bucket so one bad page costs only its buckets.
+        read is split in halves until the unreadable stretches are found, so
+        one bad page costs only its buckets. A chunk unreadable at both ends
+        is lost whole, and after two of those
+        in a row the walk stops: a real array is readable to its end, so 2^B
+        is more than the memory holds (a corrupt B, or a core without that
+        memory), and retrying bucket by bucket would take minutes.
         """
         size = self.maptype.bucketsize
         per_chunk = max(1, READ_CHUNK_BYTES // size)
+        lost_in_a_row = 0
+        chunk_error: Optional[UnreadableMemory] = None
+
+        def lost_chunk(start: int) -> None:
+            end = min(start + per_chunk, count) - 1
+            self.problem("unreadable-bucket", f"buckets {start} to {end} unreadable: {chunk_error}",
+                         base + start * size)
+
         for first in range(0, count, per_chunk):
             n = min(per_chunk, count - first)
             try:
-                yield first, self.memory.read(base + first * size, n * size), n
+                buffer = self.memory.read(base + first * size, n * size)
+            except UnreadableMemory as error:
+                chunk_error = error
+            else:
+                if lost_in_a_row:
+                    lost_chunk(first - per_chunk)
+                lost_in_a_row = 0
+                yield first, buffer, n
                 continue
-            except UnreadableMemory:
-                pass
-            for index in range(first, first + n):
-                try:
-                    buffer = self.memory.read(base + index * size, size)
-                except UnreadableMemory as error:
-                    self.walk_cut = True
-                    self.problem("unreadable-bucket", f"bucket {index} unreadable: {error}", base + index * size)
-                    continue
-                yield index, buffer, 1
+            if n > 2 and not self._readable(base + first * size, size) \
+                    and not self._readable(base + (first + n - 1) * size, size):
+                self.walk_cut = True
+                lost_in_a_row += 1
+                if lost_in_a_row == 2:
+                    self.problem("unreadable-bucket",
+                                 f"buckets {first - per_chunk} to {count - 1} of {count} not walked: the array "
+                                 f"is unreadable from there on ({chunk_error}); B is larger than the memory "
+                                 "the map has", base + (first - per_chunk) * size)
+                    return
+                continue
+            if lost_in_a_row:
+                lost_chunk(first - per_chunk)
+            lost_in_a_row = 0
+            yield from self._readable_runs(base, first, n)
+        if lost_in_a_row:
+            lost_chunk(count - (count - 1) % per_chunk - 1)
+
+    def _readable_runs(self, base: int, first: int, count: int) -> Iterable[Tuple[int, bytes, int]]:
+        """The readable runs of buckets ``first`` .. ``first + count - 1``, found by halving:
+        a few reads per unreadable stretch, not one per bucket."""
+        size = self.maptype.bucketsize
+        try:
+            yield first, self.memory.read(base + first * size, count * size), count
+            return
+        except UnreadableMemory as error:
+            why = error
+        last = first + count - 1
+        if count == 1 or (not self._readable(base + first * size, size)
+                          and not self._readable(base + last * size, size)):
+            self.walk_cut = True
+            what = f"bucket {first}" if count == 1 else f"buckets {first} to {last}"
+            self.problem("unreadable-bucket", f"{what} unreadable: {why}", base + first * size)
+            return
+        half = count // 2
+        yield from self._readable_runs(base, first, half)
+        yield from self._readable_runs(base, first + half, count - half)
+
+    def _readable(self, address: int, size: int) -> bool:
+        try:
+            self.memory.read(address, size)
+        except UnreadableMemory:
+            return False
+        return True
 
     def take(self, buffer: bytes, buffer_address: int, array: str, first: int, depth: int,
              positions: List[int]) -> None:
