@@ -22,9 +22,11 @@ class MapLen(gdb.Function):
     def __init__(self):
         super().__init__("maplen")
 
-    def invoke(self, value):
+    def invoke(self, *values):
+        if len(values) != 1:
+            raise gdb.GdbError(f"$maplen takes one argument, a map (got {len(values)}): $maplen(m)")
         try:
-            return _maplen(value)
+            return _maplen(values[0])
         except UserError as error:
             raise gdb.GdbError(f"$maplen: {error}") from None
         except gdb.MemoryError as error:

@@ -178,10 +178,12 @@ def test_print_multi_table_swiss_map_complete(build, loader):
 def test_maplen_works_on_swiss(build, loader):
     commands = ["output $maplen(main.mInt)", "output $maplen(main.mNil)", "output $maplen(main.mEmpty)",
                 "output $maplen(*main.mStr)", "output $maplen(&main.mBig)", "output $maplen(main.stopCount)",
-                "output $len(main.mInt)"]
+                "output $len(main.mInt)", "output $maplen()", "output $maplen(main.mInt, 2)"]
     run = with_runtime_gdb(build, loader, ["types"], commands)
     assert [run[i] for i in range(5, 10)] == ["100", "0", "0", "6", "10"]
     assert run[10] == "$maplen: not a Go map (the argument's type is int)\n"
+    assert run[12] == "$maplen takes one argument, a map (got 0): $maplen(m)\n"
+    assert run[13] == "$maplen takes one argument, a map (got 2): $maplen(m)\n"
     if build.map_impl != "classic" or build.toolchain.minor >= 24:
         assert "'GoLenFunc' object has no attribute 'val'" in run[11]   # runtime-gdb.py's $len
     else:
