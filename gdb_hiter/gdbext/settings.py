@@ -25,8 +25,11 @@ class _Prefix(gdb.Command):
         self.__doc__ = doc
         super().__init__(name, gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
 
-    def invoke(self, argument, from_tty):   # `set hiter` / `show hiter` alone
+    def invoke(self, argument, from_tty):   # `set hiter` / `show hiter` alone, or an unknown setting
         verb = self._name.split()[0]
+        if argument.strip():
+            raise gdb.GdbError(f"{self._name}: no setting {argument.split()[0]!r}; the settings are: color "
+                               f"(`help {self._name}`)")
         if verb == "show":
             gdb.write(f"hiter color: {color_setting()}\n")
         else:

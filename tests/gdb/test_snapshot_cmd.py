@@ -44,6 +44,7 @@ def commands(tmp):
         "hiter-diff 99",                                    # 17
         "hiter-snapshot no_such_variable",                  # 18
         "show hiter",                                       # 19
+        "set hiter foo bar",                                # 20
         "kill",
     ]
 
@@ -76,6 +77,7 @@ def test_snapshot_and_diff(build, loader, tmp_path):
     assert "no snapshot #99 in this session" in run[17]
     assert "no_such_variable" in run[18] and "0 map(s)" in run[18]
     assert "hiter color: off" in run[19]
+    assert run[20] == "set hiter: no setting 'foo'; the settings are: color (`help set hiter`)\n"
 
 
 def test_writes_refuse_special_files_and_reads_refuse_devices(loader, tmp_path):
