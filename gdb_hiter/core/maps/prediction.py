@@ -40,7 +40,6 @@ class Visit:
     value: bytes
     key_address: int
     value_address: int
-    looked_up: bool = False     # found again in the live map (the map grew or was cleared)
     # where and whether the loop returns it depends on the key's hash (a classic loop
     # that started during a grow, walking an old bucket not yet evacuated)
     maybe: bool = False
@@ -147,7 +146,7 @@ class LiveIndex:
     def visit(self, index: int) -> Visit:
         entries = self.live.entries
         return Visit(entries.keys[index], entries.values[index], entries.key_addresses[index],
-                     entries.value_addresses[index], looked_up=True)
+                     entries.value_addresses[index])
 
     def is_self_equal(self, raw_key: bytes) -> Optional[bool]:
         """``t.Key.Equal(k, k)``; None when it cannot be decided."""

@@ -103,7 +103,6 @@ class _Replay:
         self.buckets.add_array(fields["buckets"], 1 << self.it_b)
         if header["oldbuckets"]:
             self.buckets.add_array(header["oldbuckets"], old_count)
-        self.hash_order_noted = False
         self.buckets_started = 0
         self.maybe_listed: set = set()     # key addresses listed as maybe, at the first walk met
         self.chain_seen = 0
@@ -174,8 +173,7 @@ class _Replay:
                             continue
                         self.maybe_listed.add(key_at)
                         maybe = True
-                        if not self.hash_order_noted:
-                            self.hash_order_noted = True
+                        if HASH_ORDER not in self.inexact:
                             self.inexact.append(HASH_ORDER)
                     elif check >> (self.it_b - 1) != top & 1:
                         i += 1
