@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pygments.token import Token
 
+from ..messages import display_safe, markdown_code, markdown_text
 from ..render.maptext import address_text, location_text
 from .document import describe
 
@@ -212,10 +213,7 @@ def _entry_tally(entries: Dict[str, Any]) -> str:
 
 def md_cell(text: Any) -> str:
     """A GitHub table cell holding ``text`` verbatim as code."""
-    text = str(text).replace("\n", " ").replace("|", "\\|")
-    if "`" in text:
-        return f"`` {text} ``"
-    return f"`{text}`"
+    return markdown_code(str(text))
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
@@ -231,41 +229,42 @@ def _md_folded(summary: str, table: List[str], rows: int) -> List[str]:
 
 
 def _md_side(name: str, ref: Dict[str, Any]) -> str:
-    return f"- **{name}**: {_side(ref)}"
+    return f"- **{name}**: {markdown_text(_side(ref), starts_block=False)}"
 
 
 def _render_diff_markdown(diff: Dict[str, Any]) -> str:
     out: List[str] = ["## gdb-hiter diff", "", "**Summary**", ""]
-    out += [f"- {sentence}" for sentence in diff["summary"]]
+    out += [f"- {markdown_text(sentence)}" for sentence in diff["summary"]]
     out += ["", _md_side("A", diff["a"]), _md_side("B", diff["b"]), ""]
     for item in diff["maps"]:
-        out.append(f"### {_map_title(item)}")
+        out.append(f"### {markdown_text(_map_title(item))}")
         out.append("")
         if not item["changed"]:
             out += ["Unchanged.", ""]
             continue
         if item["header"]:
-            rows = [[change["field"], md_cell(_value(change["field"], change["a"])),
+            rows = [[markdown_text(change["field"]), md_cell(_value(change["field"], change["a"])),
                      md_cell(_value(change["field"], change["b"]))] for change in item["header"]]
             out += _md_table(["field", "A", "B"], rows) + [""]
-        out += [f"- {event}" for event in item["events"]]
+        out += [f"- {markdown_text(event)}" for event in item["events"]]
         if item["events"]:
             out.append("")
         entries = item["entries"]
         out += [f"Entries: {_entry_tally(entries)}.", ""]
         for kind in ("added", "removed"):
-            rows = [[md_cell(row["key"]), md_cell(row["value"]), location_text(row["location"])]
+            rows = [[md_cell(row["key"]), md_cell(row["value"]), markdown_text(location_text(row["location"]))]
                     for row in entries[kind]]
             if rows:
                 out += _md_folded(f"{len(rows)} {kind}", [f"{kind.capitalize()}:", ""]
                                   + _md_table(["key", "value", "location"], rows), len(rows))
         rows = [[md_cell(row["key"]), md_cell(row["a"]), md_cell(row["b"]),
-                 location_text(row["location_a"]) + (f" → {location_text(row['location_b'])}" if row["moved"] else "")]
+                 markdown_text(location_text(row["location_a"]) + (f" → {location_text(row['location_b'])}" if row["moved"] else ""))]
                 for row in entries["changed"]]
         if rows:
             out += _md_folded(f"{len(rows)} changed", ["Value changed:", ""]
                               + _md_table(["key", "A", "B", "location"], rows), len(rows))
-        rows = [[md_cell(row["key"]), md_cell(row["value"]), location_text(row["a"]), location_text(row["b"])]
+        rows = [[md_cell(row["key"]), md_cell(row["value"]), markdown_text(location_text(row["a"])),
+                 markdown_text(location_text(row["b"]))]
                 for row in entries["moved"]]
         if rows:
             out += _md_folded(f"{len(rows)} moved", ["Moved (same key and value, new location):", ""]
@@ -276,37 +275,37 @@ def _render_diff_markdown(diff: Dict[str, Any]) -> str:
         if not entries["complete"]:
             out.append("- entry lists were cut (`--limit`): added / removed are among the listed entries only")
         for problem in item["problems"]["new"]:
-            out.append(f"- **new problem** `{problem['what']}`: {problem['why']}")
+            out.append(f"- **new problem** {md_cell(problem['what'])}: {markdown_text(str(problem['why']))}")
         for problem in item["problems"]["gone"]:
-            out.append(f"- problem gone `{problem['what']}`: {problem['why']}")
+            out.append(f"- problem gone {md_cell(problem['what'])}: {markdown_text(str(problem['why']))}")
         if out[-1] != "":
             out.append("")
     for title, items in (("only in A", diff["maps_only_in_a"]), ("only in B", diff["maps_only_in_b"])):
         if items:
             out += [f"### Maps {title}", ""]
             out += _md_table(["map", "type", "count"], [[md_cell(address_text(item["address"])), md_cell(item["type"]),
-                                                         str(item["count"])] for item in items]) + [""]
+                                                         markdown_text(str(item["count"]))] for item in items]) + [""]
     for item in diff["iterators"]:
-        out += [f"### {_iter_title(item)}", ""]
-        out += [f"- {event}" for event in item["events"]]
+        out += [f"### {markdown_text(_iter_title(item))}", ""]
+        out += [f"- {markdown_text(event)}" for event in item["events"]]
         if item["position"]:
             out += ([""] if item["events"] else []) + _md_table(
-                ["position", "A", "B"], [[change["field"], md_cell(_value(change["field"], change["a"])),
+                ["position", "A", "B"], [[markdown_text(change["field"]), md_cell(_value(change["field"], change["a"])),
                                           md_cell(_value(change["field"], change["b"]))]
                                          for change in item["position"]])
         out.append("")
         if item["meaning"]:
-            out += ["What it means for the rest of the loop:", ""] + [f"- {s}" for s in item["meaning"]] + [""]
+            out += ["What it means for the rest of the loop:", ""] + [f"- {markdown_text(s)}" for s in item["meaning"]] + [""]
     for title, items in (("only in A", diff["iterators_only_in_a"]), ("only in B", diff["iterators_only_in_b"])):
         if items:
             out += [f"### Iterators {title}", ""]
             out += _md_table(["iterator", "map", "state", "stale"],
                              [[md_cell(address_text(item["address"])), md_cell(address_text(item["map_address"])),
-                               str(item["state"]), str(item["stale"]).lower()] for item in items]) + [""]
+                               markdown_text(str(item["state"])), markdown_text(str(item["stale"]).lower())] for item in items]) + [""]
             for item in items:
                 if item["meaning"]:
                     out += [f"Iterator {md_cell(address_text(item['address']))}:", ""]
-                    out += [f"- {sentence}" for sentence in item["meaning"]] + [""]
+                    out += [f"- {markdown_text(sentence)}" for sentence in item["meaning"]] + [""]
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"
@@ -317,6 +316,7 @@ def render_diff(diff: Dict[str, Any], fmt: str = "text", color: bool = False) ->
     _check_format(fmt)
     if fmt == "json":
         return _json(diff)
+    diff = display_safe(diff)
     if fmt == "markdown":
         return _render_diff_markdown(diff)
     return _emit(_diff_text_lines(diff), color)
@@ -399,29 +399,30 @@ def _snapshot_text(doc: Dict[str, Any], limit: Optional[int]) -> str:
 
 def _snapshot_markdown(doc: Dict[str, Any]) -> str:
     from .diff import iterator_meaning
-    out = ["## gdb-hiter snapshot", ""] + [f"- {row}" for row in _snapshot_header(doc)] + [""]
+    out = ["## gdb-hiter snapshot", ""] + [f"- {markdown_text(row)}" for row in _snapshot_header(doc)] + [""]
     maps = {item.get("address"): item for item in doc.get("maps") or ()}
     if doc.get("maps"):
         out += _md_table(["map", "type", "impl", "count", "flags", "shape"],
-                         [[md_cell(address_text(item.get("address"))), md_cell(item.get("type")), str(item.get("impl")),
-                           str(item.get("count")), ", ".join(item.get("flags") or []) or "none",
-                           (f"B {item.get('B')}" + (", growing" if item.get("growing") else ""))
-                           if item.get("impl") == "classic" else
-                           f"{item.get('shape')}, dirLen {item.get('dirLen')}"]
+                         [[md_cell(address_text(item.get("address"))), md_cell(item.get("type")), markdown_text(str(item.get("impl"))),
+                           markdown_text(str(item.get("count"))),
+                           markdown_text(", ".join(map(str, item.get("flags") or [])) or "none"),
+                           markdown_text((f"B {item.get('B')}" + (", growing" if item.get("growing") else ""))
+                                         if item.get("impl") == "classic" else
+                                         f"{item.get('shape')}, dirLen {item.get('dirLen')}")]
                           for item in doc["maps"]]) + [""]
     for item in doc.get("maps") or ():
-        rows = [[md_cell(entry["key"]), md_cell(entry["value"]), location_text(entry.get("location"))]
+        rows = [[md_cell(entry["key"]), md_cell(entry["value"]), markdown_text(location_text(entry.get("location")))]
                 for entry in item.get("entries") or ()]
-        out += [f"### {_map_title(item)}", ""]
+        out += [f"### {markdown_text(_map_title(item))}", ""]
         for problem in item.get("problems") or ():
-            out.append(f"- **problem** `{problem['what']}`: {problem['why']}")
+            out.append(f"- **problem** {md_cell(problem['what'])}: {markdown_text(str(problem['why']))}")
         if item.get("problems"):
             out.append("")
         if rows:
             out += _md_folded(f"{len(rows)} entries", _md_table(["key", "value", "location"], rows), len(rows))
     for item in doc.get("iterators") or ():
-        out += [f"### {_iter_short(item)}", ""]
-        out += [f"- {sentence}" for sentence in iterator_meaning(item, maps.get(item.get("map_address")))] + [""]
+        out += [f"### {markdown_text(_iter_short(item))}", ""]
+        out += [f"- {markdown_text(sentence)}" for sentence in iterator_meaning(item, maps.get(item.get("map_address")))] + [""]
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"
@@ -433,6 +434,7 @@ def render_snapshot(doc: Dict[str, Any], fmt: str = "text", color: bool = False,
     _check_format(fmt)
     if fmt == "json":
         return _json(doc)
+    doc = display_safe(doc)
     if fmt == "markdown":
         return _snapshot_markdown(doc)
     text = _snapshot_text(doc, limit)
