@@ -379,3 +379,35 @@ def test_schema_is_package_data():
     schema = snapshot.load_schema()
     assert schema["properties"]["format"] == {"const": "gdb-hiter-snapshot"}
     assert set(schema["required"]) >= {"format", "version", "maps", "iterators", "limits", "gdb_hiter_version"}
+
+
+@pytest.mark.parametrize("field, data", [("dirLen", struct.pack("<q", -5)), ("globalDepth", struct.pack("<B", 70))])
+def test_a_corrupt_map_is_kept_reduced_and_the_others_whole(field, data):
+    from test_swiss import decode_patched
+    build = SWISS_BUILD
+    decoded = decode_patched("multi", field, data, build=build)
+    key, value = render.entry_renderers(INT64, INT64, None)
+    corrupt = maptext.map_document(decoded, "map[int64]int64", key, value, expression="main.multi")
+    small = swiss_map_json(build, "small", "main.small")
+    iterator = swiss_iterator_json(build, "itermulti")
+    with pytest.raises(SnapshotError):   # as decoded, the object breaks the schema ...
+        snapshot.validate_snapshot(dict(swiss_snapshot(build, 1, [], []), maps=[corrupt]))
+    doc = swiss_snapshot(build, 1, [small, corrupt], [iterator])   # ... yet the snapshot is taken
+    assert doc["maps"][0] == small and doc["iterators"] == [iterator]
+    kept = doc["maps"][1]
+    assert (kept["address"], kept["type"], kept["complete"]) == (corrupt["address"], "map[int64]int64", False)
+    assert kept["unrecorded"][field] == corrupt[field]
+    assert [problem["what"] for problem in kept["problems"]] == [problem["what"] for problem in corrupt["problems"]] \
+        + ["snapshot"]
+    assert f"$.maps[1].{field}" in kept["problems"][-1]["why"]
+    snapshot.loads(snapshot.dumps(doc))   # and it reads back
+
+
+def test_an_iterator_object_that_breaks_the_schema_is_left_out_with_a_note():
+    build = SWISS_BUILD
+    iterator = swiss_iterator_json(build, "itermulti")
+    broken = dict(iterator, address=0x1000, state="nonsense")
+    doc = swiss_snapshot(build, 1, [swiss_map_json(build, "itermulti", "main.multi")], [iterator, broken])
+    assert doc["iterators"] == [iterator]
+    assert doc["limits"]["cut"] == ["iterator 0x1000: not recorded, its object is not valid: "
+                                    "$.iterators[1].state: must be one of ['not-started', 'in-progress', 'finished']"]

@@ -55,14 +55,26 @@ def _json_path(name: str) -> str:
     return "$" + name[len("data"):] if name.startswith("data") else name
 
 
+@functools.lru_cache(maxsize=None)
+def _part_validator(definition: str):
+    import fastjsonschema
+    schema = load_schema()
+    return fastjsonschema.compile({"$id": schema["$id"], "definitions": schema["definitions"],
+                                   "$ref": f"#/definitions/{definition}"})
+
+
 def validate_snapshot(doc: Any) -> None:
     """Raise ``SnapshotError`` ("$.maps[0].count: must be integer") unless ``doc`` is a valid v1 snapshot."""
+    _validate(_validator(), doc)
+
+
+def _validate(validator, doc: Any, prefix: str = "") -> None:
     import fastjsonschema
     try:
-        _validator()(doc)
+        validator(doc)
     except fastjsonschema.JsonSchemaValueException as error:
         name = error.name or "data"
-        where = _json_path(name)
+        where = prefix + _json_path(name)[1:] if prefix else _json_path(name)
         message = error.message
         # fastjsonschema words messages as "data.maps[0].count must be integer"
         if name and message.startswith(name):
@@ -90,6 +102,51 @@ def _check_json_numbers(doc: Any, path: str = "$") -> None:
 # ---------------------------------------------------------------------------
 # Building
 
+# What a map object must hold to be recorded at all; anything else of a map
+# whose object breaks the schema (a corrupt header: dirLen < 0, globalDepth >
+# 64) moves under "unrecorded", kept as read.
+_MAP_CORE = ("address", "type", "expression", "impl", "layout", "count", "flags", "growing", "entries", "problems")
+
+
+def recordable_map(item: Dict[str, Any], where: str = "$.maps[]") -> Dict[str, Any]:
+    """``item`` if it is a valid map object, else the map reduced to what is valid, saying why.
+
+    One corrupt map must not cost the snapshot its other maps and iterators.
+    """
+    try:
+        _validate(_part_validator("map"), item, where)
+        _check_json_numbers(item, where)
+        return item
+    except SnapshotError as error:
+        why = str(error)
+    reduced: Dict[str, Any] = {"address": item.get("address"), "type": str(item.get("type") or "?"),
+                               "expression": item.get("expression") if isinstance(item.get("expression"), str) else None,
+                               "impl": item.get("impl"), "layout": item.get("layout"), "count": item.get("count"),
+                               "flags": item.get("flags"), "growing": item.get("growing"),
+                               "entries": item.get("entries"), "problems": item.get("problems")}
+    defaults = {"count": 0, "flags": [], "growing": False, "entries": [], "problems": [], "layout": None}
+    for name, default in defaults.items():
+        trial = dict(reduced, **{other: defaults[other] for other in defaults if other != name})
+        try:
+            _part_validator("map")(trial)
+            _check_json_numbers(trial)
+        except Exception:   # this field is what breaks the object
+            reduced[name] = default
+    reduced["problems"] = list(reduced["problems"]) + [{
+        "what": "snapshot", "why": f"map object not valid ({why}): only its address, type and entries are "
+                                   "recorded; the rest is under \"unrecorded\" as read"}]
+    unrecorded = {name: value for name, value in item.items() if name not in _MAP_CORE}
+    if reduced["count"] != item.get("count"):
+        unrecorded["count"] = item.get("count")
+    try:
+        _check_json_numbers(unrecorded)
+    except SnapshotError:   # NaN or infinity is not JSON: keep it as text
+        unrecorded = {name: json.dumps(value, default=repr) for name, value in unrecorded.items()}
+    reduced["unrecorded"] = unrecorded
+    reduced["complete"] = False
+    _validate(_part_validator("map"), reduced, where)   # address, type or impl wrong: our own bug, say so
+    return reduced
+
 
 def now_iso() -> str:
     """The current time, UTC, ISO 8601 with milliseconds: ``2026-11-30T12:47:17.123Z``."""
@@ -104,6 +161,9 @@ def make_snapshot(*, seq: int, event: str, go: Dict[str, Any], program: Dict[str
                   taken_at: Optional[str] = None, limits: Optional[Dict[str, Any]] = None,
                   gdb_hiter_version: Optional[str] = None) -> Dict[str, Any]:
     """A v1 snapshot document (validated).
+
+    A map object that breaks the schema is kept reduced (``recordable_map``);
+    an iterator object that does is left out with a note in ``limits.cut``.
 
     ``go`` is the ``hiter-version --json`` object, ``program`` its
     ``program`` part (or the program as gdb sees it), ``maps`` a list of
@@ -132,6 +192,24 @@ def make_snapshot(*, seq: int, event: str, go: Dict[str, Any], program: Dict[str
                                                            "cut": []},
         "gdb_hiter_version": gdb_hiter_version,
     }
+    try:
+        validate_snapshot(doc)
+        return doc
+    except SnapshotError:   # find what breaks it: validating parts costs more, so only now
+        pass
+    doc["maps"] = [recordable_map(item, f"$.maps[{index}]") for index, item in enumerate(doc["maps"])]
+    iterators, doc["iterators"] = doc["iterators"], []
+    for index, item in enumerate(iterators):
+        try:
+            _validate(_part_validator("iterator"), item, f"$.iterators[{index}]")
+            _check_json_numbers(item, f"$.iterators[{index}]")
+        except SnapshotError as error:
+            address = item.get("address")
+            name = f"{address:#x}" if isinstance(address, int) else "?"
+            doc["limits"]["cut"] = list(doc["limits"].get("cut") or []) + [
+                f"iterator {name}: not recorded, its object is not valid: {error}"]
+            continue
+        doc["iterators"].append(item)
     validate_snapshot(doc)
     return doc
 
