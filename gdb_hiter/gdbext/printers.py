@@ -34,6 +34,7 @@ from typing import Iterator, Optional, Tuple
 import gdb  # type: ignore[import-not-found]
 
 from ..core.memory import UnreadableMemory
+from ..core.messages import one_line
 from . import mapref
 from .command import UserError
 from .memory import InferiorMemory
@@ -77,6 +78,7 @@ class MapPrinter:
         self.kind = kind
         self._decoded = None
         self._error: Optional[str] = None
+        self._problem: Optional[str] = None
         self._name = self._type_name()
 
     def _type_name(self) -> str:
@@ -104,6 +106,7 @@ class MapPrinter:
             if ref.type_name and not self._name.startswith("map["):
                 self._name = ref.type_name
             self._decoded = (decoded.entries, ref.renderers(memory))
+            self._problem = _problem_note(decoded)
         except UserError as error:
             self._error = str(error)
         except (UnreadableMemory, gdb.MemoryError) as error:
@@ -117,6 +120,8 @@ class MapPrinter:
             return f"<error: {self._error}>"
         if self.kind == "map" and self._decoded[1] is None:
             return f"{self._name}(nil)"
+        if self._problem:
+            return f"{self._name} <{self._problem}>"
         return self._name
 
     def children(self) -> Iterator[Tuple[str, str]]:
@@ -131,6 +136,16 @@ class MapPrinter:
                 key, value = f"<error: {error}>", "?"
             yield str(2 * index), key
             yield str(2 * index + 1), value
+
+
+def _problem_note(decoded) -> Optional[str]:
+    """What to say before the entries when the walk met a problem, so a failed walk never looks empty."""
+    if not decoded.problems:
+        return None
+    first = decoded.problems[0]
+    more = f" (+{len(decoded.problems) - 1} more)" if len(decoded.problems) > 1 else ""
+    return (f"{first.what}: {one_line(first.why, 160)}{more}; {len(decoded.entries)} of {decoded.count} "
+            "entries decoded; hmap-show for details")
 
 
 _ITERATOR_STRUCTS = ("runtime.hiter", "internal/runtime/maps.Iter")
