@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..core.files import open_new_text, write_atomic
 from ..core.snapshot.diff import diff_snapshots
 from ..core.snapshot.report import render_diff
-from ..core.snapshot.document import SnapshotError, read_snapshot
+from ..core.snapshot.document import SnapshotError, read_snapshot, snapshot_files  # noqa: F401 (tests, watch)
 
 EXIT_OK = 0
 EXIT_PROGRAM_FAILED = 1
@@ -61,7 +61,6 @@ Snapshots written before any failure stay in DIR, with index.json and report.md.
 PROMPT = "(hiter-capture) "
 INDEX_NAME = "index.json"
 REPORT_NAME = "report.md"
-SNAPSHOT_FILE = re.compile(r"^(\d{4,})-([a-z-]+)\.json$")
 
 
 # ---------------------------------------------------------------------------
@@ -179,11 +178,6 @@ def transition_report(docs: Sequence[Dict[str, Any]], fmt: str = "markdown") -> 
 
 # ---------------------------------------------------------------------------
 # DIR: snapshots, index.json, report.md
-
-
-def snapshot_files(directory: str) -> List[str]:
-    names = [name for name in os.listdir(directory) if SNAPSHOT_FILE.match(name)]
-    return sorted(names, key=lambda name: int(SNAPSHOT_FILE.match(name).group(1)))
 
 
 def read_captured(directory: str):

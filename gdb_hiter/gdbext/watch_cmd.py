@@ -43,7 +43,7 @@ from typing import Any, Dict, List, Optional
 import gdb
 
 from ..core.program import goroutines as core_goroutines
-from ..core.snapshot.document import SnapshotError, describe, write_snapshot
+from ..core.snapshot.document import SnapshotError, describe, snapshot_files, write_snapshot
 from . import goroutines_gdb as gg
 from . import snapshot_cmd
 from .command import HiterCommand, UserError
@@ -257,6 +257,8 @@ class HiterWatch(HiterCommand):
                             help="also every map a live iterator of the calling goroutine walks "
                                  "(the default without MAP-EXPR)")
         parser.add_argument("--out", metavar="DIR", help="write each snapshot to DIR/NNNN-<event>.json as taken")
+        parser.add_argument("--force", action="store_true",
+                            help="with --out: delete the snapshots an earlier session left in DIR")
         parser.add_argument("--events", default="cgocall,cgocallback", metavar="LIST",
                             help="cgocall, cgocallback or both (default: %(default)s)")
         parser.add_argument("--limit", type=int, metavar="N", help="at most N entries per map (default: all)")
@@ -292,6 +294,12 @@ class HiterWatch(HiterCommand):
             out_dir = os.path.abspath(os.path.expanduser(args.out))
             try:
                 os.makedirs(out_dir, exist_ok=True)
+                stale = _earlier_snapshots(out_dir)
+                if stale and not args.force:
+                    raise UserError(f"--out {out_dir} already holds snapshots of an earlier session ({stale[0]}, "
+                                    f"...): choose another directory, or --force to replace them")
+                for name in stale:
+                    os.unlink(os.path.join(out_dir, name))
             except OSError as error:
                 raise UserError(f"--out {out_dir}: {error.strerror or error}") from None
         current_program()   # a program must be loaded
@@ -310,6 +318,13 @@ class HiterWatch(HiterCommand):
             what = (what + " and " if what else "") + "the maps of live iterators"
         gdb.write(f"hiter-watch: watching {what} at {', '.join(events)} (enter and return)"
                   + (f"; snapshots go to {out_dir}" if out_dir else "") + ".\n")
+
+
+def _earlier_snapshots(directory: str) -> List[str]:
+    """Snapshot files in ``directory`` that this gdb session did not write (its numbering starts at 1 again)."""
+    ours = {os.path.realpath(taken.path) for taken in snapshot_cmd.SESSION if taken.path}
+    return [name for name in snapshot_files(directory)
+            if os.path.realpath(os.path.join(directory, name)) not in ours]
 
 
 _connected = False

@@ -9,8 +9,8 @@ cgo calls only, run the fixture to its end, then ``hiter-watch report`` and
 import pytest
 
 from builds import binary, builds_of
-from gdb_hiter.cli.capture import snapshot_files, transition_report
-from gdb_hiter.core.snapshot.document import read_snapshot
+from gdb_hiter.cli.capture import transition_report
+from gdb_hiter.core.snapshot.document import read_snapshot, snapshot_files
 from gdbrun import run_gdb
 
 BUILDS = [p for p in builds_of("cgorange", lambda b: not b.stripped)
@@ -47,3 +47,25 @@ def test_watch_map_at_cgocalls(build, loader, tmp_path):
     assert run[6].count("\n== C call ") == 8
     assert "off (16 snapshot(s) taken)" in run[7]
     assert "watch False" in run[8]
+
+
+@pytest.mark.parametrize("build", BUILDS[:1])
+def test_watch_out_never_replaces_an_earlier_sessions_snapshots(build, loader, tmp_path):
+    out = tmp_path / "w"
+    out.mkdir()
+    earlier = out / "0001-cgocall-enter.json"
+    earlier.write_text("an earlier session's snapshot")
+    run = run_gdb([
+        f"hiter-watch main.gm --out {out} --events cgocall",          # 0: refused
+        "break main.rangeWithCgoCalls",
+        "run",
+        f"hiter-watch main.gm --out {out} --events cgocall --force",  # 3
+        "continue",
+        f"hiter-watch main.gm --out {out} --events cgocall",          # 5: this session's own files: fine
+    ], binary=binary(build), loader=loader, timeout=120)
+    assert run[0] == (f"hiter-watch: --out {out} already holds snapshots of an earlier session "
+                      "(0001-cgocall-enter.json, ...): choose another directory, or --force to replace them\n")
+    assert "snapshots go to" in run[3] and "snapshots go to" in run[5], run.text[-2000:]
+    names = snapshot_files(str(out))
+    assert len(names) == 16 and names[0] == "0001-cgocall-enter.json"
+    assert read_snapshot(earlier)["seq"] == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import re
 import os
 from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence
@@ -292,6 +293,16 @@ def read_snapshot(path) -> Dict[str, Any]:
     except UnicodeDecodeError as error:
         raise SnapshotError(f"{name}: not JSON: not UTF-8 text (byte {error.start})") from None
     return loads(text, name)
+
+
+# hiter-watch --out and gdb-hiter capture name each snapshot NNNN-<event>.json
+SNAPSHOT_FILE = re.compile(r"^(\d{4,})-([a-z-]+)\.json$")
+
+
+def snapshot_files(directory: str) -> List[str]:
+    """The snapshot files of a watch or capture directory, in the order they were taken."""
+    names = [name for name in os.listdir(directory) if SNAPSHOT_FILE.match(name)]
+    return sorted(names, key=lambda name: int(SNAPSHOT_FILE.match(name).group(1)))
 
 
 def map_entries_complete(doc: Dict[str, Any]) -> bool:
