@@ -123,6 +123,12 @@ def find_iterators(all_goroutines: bool = False, map_address: Optional[int] = No
             notes.append(f"allgs: {walk.stopped}")
         notes.extend(f"allgs[{index}] skipped: {why}" for index, why in walk.bad)
         goroutines = walk.live()
+        if all(g.address != current.goroutine.address for g in goroutines):
+            # a corrupt or cut allgs must not cost the goroutine the user is looking at
+            goroutines.insert(0, current.goroutine)
+            if walk.stopped or walk.bad:
+                notes.append(f"goroutine {current.goroutine.goid} (the current one) scanned although allgs "
+                             "did not list it")
         sps = gg.running_sps(memory, offsets)
     else:
         goroutines = [current.goroutine]

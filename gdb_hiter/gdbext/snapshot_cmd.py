@@ -115,9 +115,15 @@ def current_goroutine() -> Optional[core_goroutines.Goroutine]:
 # Maps and iterators
 
 
-def find_iterators(all_goroutines: bool = False, map_address: Optional[int] = None) -> List[Dict[str, Any]]:
-    """Every live iterator, as ``hiter-find --json`` lists them (``address``, ``map``, ``goroutine``, ``function``)."""
+def find_iterators(all_goroutines: bool = False, map_address: Optional[int] = None,
+                   notes: Optional[List[str]] = None) -> List[Dict[str, Any]]:
+    """Every live iterator, as ``hiter-find --json`` lists them (``address``, ``map``, ``goroutine``, ``function``).
+
+    What the search could not do (a corrupt allgs, an unreadable stack) is added to ``notes``.
+    """
     search = hiter_cmd.find_iterators(all_goroutines=all_goroutines, map_address=map_address)
+    if notes is not None:   # how the current goroutine was found is hiter-find's to say, not a snapshot's
+        notes.extend(f"finding iterators: {note}" for note in search.notes[len(search.current.notes):])
     return [found.to_json() for found in search.results]
 
 
@@ -242,7 +248,7 @@ def collect(*, targets: Sequence[str] = (), iterators_too: bool = True, every_it
 
     if not targets or every_iterator or (iterators_too and wanted_maps):
         try:
-            found_list = find_iterators(all_goroutines)
+            found_list = find_iterators(all_goroutines, notes=notes)
         except (gdb.error, ValueError, UserError, UnreadableMemory) as error:
             notes.append(f"finding iterators: {error}")
             found_list = []

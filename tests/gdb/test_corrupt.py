@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from builds import builds_of
+from builds import binary, builds_of
+from gdbrun import run_gdb
 from gdb_hiter.core.snapshot.document import read_snapshot
 from test_hmap_show import assert_matches_truth, gdb_at_stop
 
@@ -46,3 +47,30 @@ def test_a_corrupt_map_costs_only_itself(build, loader, tmp_path):
     assert "($.maps[0].dirLen: must be bigger than or equal to 0)" in bad["problems"][-1]["why"]
     assert printed == (f"map[int64]int64 <directory-absurd: {bad['problems'][0]['why']}; 0 of {count} entries "
                        "decoded; hmap-show for details>"), printed
+
+
+CGO = [p for p in builds_of("cgorange", lambda b: not b.stripped)
+       if p.values[0].id in ("go1.22.10-noopt", "go1.26.6-opt")]
+
+CORRUPT_ALLGS = ("python symbol = gdb.lookup_global_symbol('runtime.allgs') or "
+                 "gdb.lookup_static_symbol('runtime.allgs'); "
+                 "gdb.selected_inferior().write_memory(int(symbol.value().address) + 8, (1 << 40).to_bytes(8, 'little'))")
+
+
+@pytest.mark.parametrize("build", CGO)
+def test_a_corrupt_allgs_is_said_and_the_current_goroutine_still_scanned(build, loader, tmp_path):
+    healthy, corrupt = tmp_path / "healthy.json", tmp_path / "corrupt.json"
+    run = run_gdb(["break main.stopHere", "run > /dev/null",
+                   f"hiter-snapshot --all-goroutines --out {healthy}",
+                   CORRUPT_ALLGS,
+                   f"hiter-snapshot --all-goroutines --out {corrupt}",
+                   "hiter-find --all-goroutines", "kill"], binary=binary(build), loader=loader, timeout=120)
+    before, after = read_snapshot(healthy), read_snapshot(corrupt)
+    assert len(before["iterators"]) == 1 and not before["limits"]["cut"], before["limits"]
+    assert after["iterators"] == before["iterators"] and after["maps"] == before["maps"]
+    cut = after["limits"]["cut"]
+    assert cut[0].startswith("finding iterators: allgs: allgs length 1099511627776 (cap ") and \
+        cut[0].endswith(") is absurd (limit 1048576)"), cut
+    assert cut[1] == "finding iterators: goroutine 1 (the current one) scanned although allgs did not list it"
+    found = run.of("hiter-find --all-goroutines")
+    assert found.startswith("1 map iterator on 1 goroutine stack:") and "note: allgs: allgs length" in found, found
