@@ -663,6 +663,43 @@ def test_bucket_records_are_a_sequence_of_dicts(toolchain, scenario):
 
 
 @pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_a_corrupt_b_over_readable_garbage_stops_within_a_few_chunks(toolchain):
+    """The bucket array is followed by readable memory that is not buckets (the Go heap usually is):
+    once the walk has met more problems than it lists and more live entries than hmap.count, it stops."""
+    import random
+    case = Case(toolchain, "plain")
+    real = classic.decode_map(SegmentMemory(case.segments), case.hmap, case.maptype(), case.layout)
+    end = real.header["buckets"] + (1 << real.header["B"]) * case.maptype().bucketsize
+    garbage = random.Random(7).randbytes(64 << 20)   # 64 MiB: one heap arena, around the real overflow buckets
+    layout = classic_layouts.classic_layout(case.layout)
+    b_offset = field_offsets(layout.hmap)["B"][0]
+    at = case.hmap + b_offset
+    segments = [(start, data[:at - start] + bytes([24]) + data[at - start + 1:]) if start <= at < start + len(data)
+                else (start, data) for start, data in case.segments]
+    filler, at = [], end
+    for start, data in sorted(segment for segment in segments if segment[0] >= end):
+        if start > at:
+            filler.append((at, garbage[at - end:start - end]))
+        at = max(at, start + len(data))
+    filler.append((at, garbage[at - end:]))
+    memory = SegmentMemory(segments + filler)
+    read = []
+
+    class Counting:
+        def read(self, address, size):
+            read.append(size)
+            return memory.read(address, size)
+
+    decoded = classic.decode_map(Counting(), case.hmap, case.maptype(), case.layout)
+    assert not decoded.complete and decoded.detail["stopped"] == "problem"
+    (stop,) = [p for p in decoded.problems if p.what == "walk-stopped"]
+    assert "this memory is not the map's buckets" in stop.why and f"hmap.count is {real.count}" in stop.why
+    assert sum(read) < 4 * classic_walk.READ_CHUNK_BYTES, sum(read)   # a few chunks, not the 64 MiB after it
+    in_buckets = {(s64(entry.key), s64(entry.value)) for entry in real.entries if entry.location["overflow"] == 0}
+    assert in_buckets <= {(s64(entry.key), s64(entry.value)) for entry in decoded.entries}   # walked first
+
+
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
 @pytest.mark.parametrize("corrupt_b", [22, 24, 30])
 def test_a_corrupt_b_costs_a_few_reads_not_minutes(toolchain, corrupt_b):
     """B says 2^B buckets; the array the memory holds is much smaller: the walk gives up

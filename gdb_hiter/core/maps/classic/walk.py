@@ -61,6 +61,10 @@ def is_evacuated(tophash0: int) -> bool:
 # Walking buckets
 
 
+class _NotBuckets(Exception):
+    """The walk stopped: what it reads cannot be this map's bucket array."""
+
+
 class _LimitReached(Exception):
     pass
 
@@ -169,8 +173,10 @@ class _Walk:
     the offsets come from ``bucket_struct`` so the layout stays data.
     """
 
-    def __init__(self, memory: MemoryReader, maptype: MapType, limit: Optional[int], max_chain: int):
+    def __init__(self, memory: MemoryReader, maptype: MapType, limit: Optional[int], max_chain: int,
+                 count: Optional[int] = None):
         self.memory = memory
+        self.count = count          # hmap.count: a real array never holds more live entries
         self.maptype = maptype
         self.limit = limit
         self.max_chain = max_chain
@@ -376,6 +382,15 @@ class _Walk:
         """
         for first, buffer, n in self.read_runs(base, count):
             self.walk_run(array, base, first, buffer, n, records, take)
+            if self.suppressed_problems and self.count is not None and len(self.entries) > self.count:
+                # Both at once never happen in a real map: the memory walked is not its buckets
+                # (a corrupt B or buckets pointer), and the readable heap after it could take seconds.
+                self.walk_cut = True
+                self.problems.append(Problem(   # past the MAX_PROBLEMS cap: it says why the walk ended
+                    "walk-stopped", f"{array}: stopped at bucket {first + n} of {count}: more than {MAX_PROBLEMS} "
+                    f"problems and {len(self.entries)} live entries where hmap.count is {self.count}: this "
+                    "memory is not the map's buckets", base + (first + n) * self.maptype.bucketsize))
+                raise _NotBuckets
 
     def walk_run(self, array: str, base: int, first: int, buffer: bytes, n: int, records: BucketRecords,
                  take: Optional[Callable[[int, int], bool]]) -> None:
@@ -442,7 +457,7 @@ def decode_map(
     layout = classic_layout(layout_name)
     header = read_hmap(memory, hmap_address, layout)
     header["address"] = hmap_address
-    walk = _Walk(memory, maptype, limit, max_chain)
+    walk = _Walk(memory, maptype, limit, max_chain, header["count"])
     bucket_count = 1 << header["B"]
     detail: Dict[str, Any] = {
         "layout": layout.name,
@@ -491,6 +506,8 @@ def decode_map(
             _walk_arrays(walk, header, detail)
         except _LimitReached:
             detail["stopped"] = "limit"
+        except _NotBuckets:
+            detail["stopped"] = "problem"
     detail["overflow_buckets"] = walk.overflow_buckets
 
     found = len(walk.entries)
