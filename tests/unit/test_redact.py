@@ -156,3 +156,28 @@ def test_redacting_leaves_the_input_unchanged():
     before = json.dumps(doc, sort_keys=True)
     redact_snapshot(doc, SALT)
     assert json.dumps(doc, sort_keys=True) == before
+
+
+GOLDEN = REPO / "tests" / "unit" / "data" / "capture" / "golden"
+
+
+@pytest.mark.parametrize("name", ["classic-callback-enter.json", "swiss-callback-enter.json"])
+def test_the_keys_a_loop_will_still_receive_are_redacted(name):
+    doc = snapshot.read_snapshot(GOLDEN / name)
+    (iterator,) = doc["iterators"]
+    ahead = iterator["prediction"]["next"]
+    assert ahead and set(ahead) <= {entry["key"] for entry in doc["maps"][0]["entries"]}
+    redacted = redact_snapshot(doc, SALT)
+    snapshot.validate_snapshot(redacted)
+    tokens = redacted["iterators"][0]["prediction"]["next"]
+    assert tokens == [token(SALT, "k", key) for key in ahead]   # the tokens of the same entries' keys
+    assert set(tokens) <= {entry["key"] for entry in redacted["maps"][0]["entries"]}
+
+
+def test_what_a_reduced_map_keeps_unrecorded_is_redacted():
+    doc = string_snapshot()
+    item = doc["maps"][0]
+    item["unrecorded"] = {"header": dict(item["header"]), "dirLen": -5, "groups": item["groups"]}
+    redacted = redact_snapshot(doc, SALT)["maps"][0]["unrecorded"]
+    assert redacted["header"]["seed"] != item["header"]["seed"] and redacted["dirLen"] == -5
+    assert redacted["groups"] == item["groups"]

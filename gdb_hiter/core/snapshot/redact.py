@@ -18,6 +18,10 @@ iterator JSON of both decoders):
   ``key_text``, ``elem_text``, ``value_text`` and any string field whose name
   ends in ``_bytes`` or ``_hex`` (classic ``current.key_bytes`` /
   ``current.elem_bytes``), and lists of small integers under such names;
+* in iterators, ``prediction.next`` and ``prediction.maybe``: the keys the
+  loop will still receive (tokens equal to the entries' key tokens);
+* in a map kept reduced because its object broke the schema, everything
+  under ``unrecorded`` as for iterators;
 * the hash seeds (classic ``hash0``, Swiss ``seed``) in map and iterator
   headers: with the seed and the tophash / control bytes a small key space
   could be tested, so they become a keyed hash of themselves too (an
@@ -90,6 +94,17 @@ def _redacted_field(name: str, item: Any, salt: bytes) -> Any:
     return _KEEP
 
 
+def _redact_prediction(iterator: Any, salt: bytes) -> Any:
+    """``prediction.next`` / ``.maybe`` are lists of key texts under names that say nothing of data."""
+    prediction = iterator.get("prediction") if isinstance(iterator, dict) else None
+    if isinstance(prediction, dict):
+        for name in ("next", "maybe"):
+            if isinstance(prediction.get(name), list):
+                prediction[name] = [token(salt, "k", key) if isinstance(key, str) else key
+                                    for key in prediction[name]]
+    return iterator
+
+
 def _redact_tree(root: Any, salt: bytes) -> Any:
     """A copy of iterator JSON with data fields replaced wherever they are.
 
@@ -132,9 +147,12 @@ def redact_snapshot(doc: Dict[str, Any], salt: Union[str, bytes]) -> Dict[str, A
         if isinstance(item.get("header"), dict):
             item["header"] = dict(item["header"])
             _redact_seeds(item["header"], salt_bytes)
+        if "unrecorded" in item:
+            item["unrecorded"] = _redact_tree(item["unrecorded"], salt_bytes)
         maps.append(item)
     if "maps" in doc:
         result["maps"] = maps
-    result["iterators"] = [_redact_tree(item, salt_bytes) for item in result.get("iterators") or ()]
+    result["iterators"] = [_redact_prediction(_redact_tree(item, salt_bytes), salt_bytes)
+                           for item in result.get("iterators") or ()]
     result["redacted"] = {"method": "hmac-sha256", "salted": True, "token_hex_digits": TOKEN_HEX_DIGITS}
     return result
