@@ -7,6 +7,7 @@ status 2; success is 0.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -14,9 +15,12 @@ from typing import Optional, TextIO
 
 from ..core.messages import one_line
 from ..core.snapshot.diff import diff_snapshots
-from ..core.snapshot.redact import RedactError, redact_snapshot
+from ..core.files import read_regular
+from ..core.snapshot.redact import RedactError, redact_snapshot, token
 from ..core.snapshot.report import FORMATS, render_diff, render_snapshot
-from ..core.snapshot.document import SnapshotError, dumps, read_snapshot, validate_snapshot, write_snapshot
+from ..core.snapshot.document import (
+    SnapshotError, dumps, read_snapshot, snapshot_files, validate_snapshot, write_snapshot,
+)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -80,6 +84,17 @@ def cmd_redact(args) -> int:
     generated = salt is None
     if generated:
         salt = secrets.token_hex(16)
+    if os.path.isdir(args.input):
+        code = _redact_directory(args.input, args.output, salt, args.force)
+    else:
+        code = _redact_file(args, salt)
+    if code == EXIT_OK and generated:
+        print(f"gdb-hiter: redact: salt {salt} (redact the other snapshots of this report with "
+              f"--salt {salt} so that their keys match; keep it private)", file=sys.stderr)
+    return code
+
+
+def _redact_file(args, salt: str) -> int:
     try:
         doc = read_snapshot(args.input)
     except SnapshotError as error:
@@ -98,9 +113,61 @@ def cmd_redact(args) -> int:
             write_snapshot(redacted, args.output)
         except SnapshotError as error:
             return _fail(str(error))
-    if generated:
-        print(f"gdb-hiter: redact: salt {salt} (redact the other snapshots of this report with "
-              f"--salt {salt} so that their keys match; keep it private)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _redact_directory(source: str, target: str, salt: str, force: bool) -> int:
+    """A capture directory redacted whole: each snapshot with one salt, index.json and report.md
+    rebuilt from the redacted snapshots; gdb.log and any other file left out, and said so."""
+    from .capture import INDEX_NAME, REPORT_NAME, finish_directory
+    source, target = os.path.abspath(source), os.path.abspath(target)
+    if target == source or target.startswith(source + os.sep):
+        return _fail(f"{target}: the redacted capture must go outside {source}")
+    try:
+        names = snapshot_files(source)
+        if os.path.lexists(target) and (not os.path.isdir(target) or os.path.islink(target)):
+            return _fail(f"{target}: exists and is not a directory")
+        os.makedirs(target, exist_ok=True)
+        present = os.listdir(target)
+        if present and not force:
+            return _fail(f"{target}: not empty ({sorted(present)[0]}, ...): choose a new directory or pass --force")
+        for name in snapshot_files(target):
+            os.unlink(os.path.join(target, name))
+    except OSError as error:
+        return _fail(f"{error.filename or target}: {error.strerror or error}")
+    if not names:
+        return _fail(f"{source}: a directory, but no snapshot files (NNNN-<event>.json) in it")
+    outcome = {}
+    index_path = os.path.join(source, INDEX_NAME)
+    if os.path.lexists(index_path):
+        try:
+            outcome = json.loads(read_regular(index_path).decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as error:
+            return _fail(f"{index_path}: cannot read: {getattr(error, 'strerror', None) or error}")
+        if not isinstance(outcome, dict):
+            return _fail(f"{index_path}: not a capture index")
+    for name in names:
+        path = os.path.join(source, name)
+        try:
+            write_snapshot(redact_snapshot(read_snapshot(path), salt), os.path.join(target, name),
+                           follow_symlinks=False)
+        except SnapshotError as error:
+            return _fail(str(error))
+        except RedactError as error:
+            return _fail(f"{path}: {error}")
+    left_out = sorted(set(os.listdir(source)) - set(names) - {INDEX_NAME, REPORT_NAME})
+    for key in ("format", "version", "snapshots", "unreadable"):
+        outcome.pop(key, None)
+    if isinstance(outcome.get("command"), list):   # the program's arguments may be data too
+        outcome["command"] = [outcome["command"][0]] + [token(salt, "a", str(arg)) for arg in outcome["command"][1:]]
+    outcome["redacted"] = {"method": "hmac-sha256", "salted": True, "from": source, "left_out": left_out}
+    try:
+        finish_directory(target, outcome)
+    except OSError as error:
+        return _fail(f"{target}: cannot write: {error.strerror or error}")
+    if left_out:
+        print(f"gdb-hiter: redact: left out {', '.join(left_out)} (not snapshots: "
+              "gdb.log holds keys and values in clear)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -129,10 +196,14 @@ def add_offline_commands(subparsers) -> None:
         description="Replace every map key and value (and the iterators' key/element bytes and the hash seeds) "
                     "by salted HMAC-SHA256 tokens. Use the same --salt for every snapshot of one report so that "
                     "their diff still pairs entries; without --salt (or $GDB_HITER_SALT) a random salt is "
-                    "generated and printed on stderr.")
-    redact.add_argument("input", metavar="IN")
-    redact.add_argument("output", metavar="OUT", help="the redacted snapshot to write; - for standard output")
+                    "generated and printed on stderr. IN may be a capture directory: OUT is then a new directory with every "
+                    "snapshot redacted and index.json and report.md rebuilt from them (gdb.log is left out).")
+    redact.add_argument("input", metavar="IN", help="a snapshot file, or a capture directory (hiter-watch --out, "
+                                                   "gdb-hiter capture)")
+    redact.add_argument("output", metavar="OUT", help="the redacted snapshot to write (- for standard output), "
+                                                     "or for a directory a new directory")
     redact.add_argument("--salt", help=f"the secret salt (default: ${SALT_ENV}, else a random one, printed)")
-    redact.add_argument("--force", action="store_true", help="allow OUT to be IN")
+    redact.add_argument("--force", action="store_true",
+                        help="allow OUT to be IN (a file), or OUT to be a directory that is not empty")
     redact.set_defaults(handler=cmd_redact)
 

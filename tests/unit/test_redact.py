@@ -181,3 +181,50 @@ def test_what_a_reduced_map_keeps_unrecorded_is_redacted():
     redacted = redact_snapshot(doc, SALT)["maps"][0]["unrecorded"]
     assert redacted["header"]["seed"] != item["header"]["seed"] and redacted["dirLen"] == -5
     assert redacted["groups"] == item["groups"]
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "gdb_hiter.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def test_a_capture_directory_is_redacted_whole(tmp_path):
+    capture = tmp_path / "capture"
+    capture.mkdir()
+    enter, back = string_snapshot(), string_snapshot()
+    enter.update(event="cgocall-enter", cfunc="C.f", seq=1)
+    back.update(event="cgocall-return", cfunc="C.f", seq=2)
+    removed = back["maps"][0]
+    gone = removed["entries"].pop(0)["key"]   # the C call removed one key
+    for name in ("count", "entries_found", "entries_shown"):
+        removed[name] -= 1
+    snapshot.write_snapshot(enter, capture / "0001-cgocall-enter.json")
+    snapshot.write_snapshot(back, capture / "0002-cgocall-return.json")
+    (capture / "index.json").write_text(json.dumps({"format": "gdb-hiter-capture", "version": 1, "mode": "run",
+                                                    "command": ["/bin/prog", "--user", "key-01"],
+                                                    "result": "the program exited with status 0"}))
+    (capture / "report.md").write_text('"key-00" removed')
+    (capture / "gdb.log").write_text('$1 = map[string]int64 = {["key-00"] = 1000}')
+    out = tmp_path / "redacted"
+    result = _cli("redact", capture, out, "--salt", SALT)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ("gdb-hiter: redact: left out gdb.log (not snapshots: gdb.log holds keys and values "
+                             "in clear)\n")
+    assert sorted(path.name for path in out.iterdir()) == [
+        "0001-cgocall-enter.json", "0002-cgocall-return.json", "index.json", "report.md"]
+    for path in out.iterdir():
+        assert "key-0" not in path.read_text(), path.name
+    index = json.loads((out / "index.json").read_text())
+    assert [entry["file"] for entry in index["snapshots"]] == ["0001-cgocall-enter.json", "0002-cgocall-return.json"]
+    assert index["redacted"]["left_out"] == ["gdb.log"] and index["command"][0] == "/bin/prog"
+    assert index["result"] == "the program exited with status 0"
+    report = (out / "report.md").read_text()
+    assert token(SALT, "k", gone) in report   # the removed key, by its token
+    assert snapshot.read_snapshot(out / "0002-cgocall-return.json")["redacted"]["salted"] is True
+    # OUT must be new or empty, and outside IN
+    again = _cli("redact", capture, out, "--salt", SALT)
+    assert again.returncode == 2 and again.stderr == (f"gdb-hiter: {out}: not empty (0001-cgocall-enter.json, ...): "
+                                                      "choose a new directory or pass --force\n")
+    inside = _cli("redact", capture, capture / "r", "--salt", SALT)
+    assert inside.returncode == 2 and "the redacted capture must go outside" in inside.stderr
+    assert _cli("redact", capture, out, "--salt", SALT, "--force").returncode == 0
