@@ -11,13 +11,13 @@ import json
 import os
 import secrets
 import sys
-from typing import Optional, TextIO
+from typing import Iterable, Optional, TextIO, Union
 
 from ..core.messages import one_line
 from ..core.snapshot.diff import diff_snapshots
 from ..core.files import read_regular
 from ..core.snapshot.redact import RedactError, redact_snapshot, token
-from ..core.snapshot.report import FORMATS, render_diff, render_snapshot
+from ..core.snapshot.report import FORMATS, json_chunks, render_diff, render_snapshot
 from ..core.snapshot.document import (
     SnapshotError, dumps, read_snapshot, snapshot_files, validate_snapshot, write_snapshot,
 )
@@ -47,9 +47,19 @@ def use_color(choice: str, stream: Optional[TextIO] = None) -> bool:
         return False
 
 
-def _write(text: str) -> None:
+def _write(text: Union[str, Iterable[str]]) -> None:
     try:
-        sys.stdout.write(text)
+        if isinstance(text, str):
+            sys.stdout.write(text)
+        else:   # pieces, gathered into writes of about 1 MiB
+            batch, size = [], 0
+            for piece in text:
+                batch.append(piece)
+                size += len(piece)
+                if size >= 1 << 20:
+                    sys.stdout.write("".join(batch))
+                    batch, size = [], 0
+            sys.stdout.write("".join(batch))
         sys.stdout.flush()
     except BrokenPipeError:   # `gdb-hiter diff ... | head`
         try:
@@ -64,6 +74,9 @@ def cmd_show(args) -> int:
     except SnapshotError as error:
         return _fail(str(error))
     limit = None if args.limit == 0 else args.limit
+    if args.format == "json":
+        _write(json_chunks(doc))
+        return EXIT_OK
     _write(render_snapshot(doc, args.format, color=use_color(getattr(args, "color", "off")), limit=limit))
     return EXIT_OK
 
@@ -196,8 +209,9 @@ def add_offline_commands(subparsers) -> None:
         description="Replace every map key and value (and the iterators' key/element bytes and the hash seeds) "
                     "by salted HMAC-SHA256 tokens. Use the same --salt for every snapshot of one report so that "
                     "their diff still pairs entries; without --salt (or $GDB_HITER_SALT) a random salt is "
-                    "generated and printed on stderr. IN may be a capture directory: OUT is then a new directory with every "
-                    "snapshot redacted and index.json and report.md rebuilt from them (gdb.log is left out).")
+                    "generated and printed on stderr. IN may be a capture directory: OUT is then a new "
+                    "directory with every snapshot redacted and index.json and report.md rebuilt from them "
+                    "(gdb.log is left out).")
     redact.add_argument("input", metavar="IN", help="a snapshot file, or a capture directory (hiter-watch --out, "
                                                    "gdb-hiter capture)")
     redact.add_argument("output", metavar="OUT", help="the redacted snapshot to write (- for standard output), "

@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime
 import functools
 import json
-import re
+import math
 import os
+import re
 from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -64,12 +65,15 @@ def _part_validator(definition: str):
                                    "$ref": f"#/definitions/{definition}"})
 
 
-def validate_snapshot(doc: Any) -> None:
-    """Raise ``SnapshotError`` ("$.maps[0].count: must be integer") unless ``doc`` is a valid v1 snapshot."""
-    _validate(_validator(), doc)
+def validate_snapshot(doc: Any, *, parsed: bool = False) -> None:
+    """Raise ``SnapshotError`` ("$.maps[0].count: must be integer") unless ``doc`` is a valid v1 snapshot.
+
+    ``parsed``: ``doc`` comes from ``loads``, whose parser already refused NaN and infinities.
+    """
+    _validate(_validator(), doc, check_numbers=not parsed)
 
 
-def _validate(validator, doc: Any, prefix: str = "") -> None:
+def _validate(validator, doc: Any, prefix: str = "", *, check_numbers: bool = False) -> None:
     import fastjsonschema
     try:
         validator(doc)
@@ -84,20 +88,38 @@ def _validate(validator, doc: Any, prefix: str = "") -> None:
         if len(message) > 200:
             message = message[:197] + "..."
         raise SnapshotError(f"{where}: {message}") from None
-    _check_json_numbers(doc)
+    if check_numbers:
+        _check_json_numbers(doc, prefix or "$")
 
 
 def _check_json_numbers(doc: Any, path: str = "$") -> None:
-    """No NaN or infinite floats (not JSON); the schema cannot say so."""
+    """No NaN or infinite floats (not JSON); the schema cannot say so.
+
+    The walk that finds one carries no path (building a path per value cost
+    more than the schema check on big maps); only a bad float is looked up again.
+    """
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            stack.extend(value.values())
+        elif type(value) is list:
+            stack.extend(value)
+        elif type(value) is float and (value != value or value in (math.inf, -math.inf)):
+            raise SnapshotError(f"{_path_of(doc, value, path)}: {value} is not a JSON number")
+
+
+def _path_of(doc: Any, bad: float, path: str) -> str:
     stack = [(doc, path)]
     while stack:
         value, where = stack.pop()
-        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-            raise SnapshotError(f"{where}: {value} is not a JSON number")
+        if value is bad:
+            return where
         if isinstance(value, dict):
             stack.extend((item, f"{where}.{key}") for key, item in value.items())
         elif isinstance(value, list):
             stack.extend((item, f"{where}[{index}]") for index, item in enumerate(value))
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -276,7 +298,7 @@ def check_loaded(doc: Any, name: str) -> None:
     if version < VERSION:
         raise SnapshotError(f"{name}: snapshot version {version} is not supported; this reads version {VERSION}")
     try:
-        validate_snapshot(doc)
+        validate_snapshot(doc, parsed=True)
     except SnapshotError as error:
         raise SnapshotError(f"{name}: invalid snapshot: {error}") from None
 

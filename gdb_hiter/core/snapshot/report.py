@@ -14,7 +14,7 @@ bytes): the golden-file tests depend on it.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pygments.token import Token
 
@@ -52,6 +52,13 @@ def _value(name: str, value: Any) -> str:
 
 def _json(doc: Any) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def json_chunks(doc: Any) -> Iterator[str]:
+    """``_json(doc)`` in pieces: a 10^6-entry document is written without holding its text (and the
+    millions of fragments ``json.dumps`` joins) in memory at once."""
+    yield from json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False).iterencode(doc)
+    yield "\n"
 
 
 def _check_format(fmt: str) -> None:
