@@ -8,6 +8,10 @@ and of a healthy map run in the same session.
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from builds import binary, builds_of
@@ -74,3 +78,49 @@ def test_a_corrupt_allgs_is_said_and_the_current_goroutine_still_scanned(build, 
     assert cut[1] == "finding iterators: goroutine 1 (the current one) scanned although allgs did not list it"
     found = run.of("hiter-find --all-goroutines")
     assert found.startswith("1 map iterator on 1 goroutine stack:") and "note: allgs: allgs length" in found, found
+
+
+# -- the red-team list: every corruption ends in a result whose problems say what is wrong, or one line -----
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "scripts" / "hiterdev" / "corruptions.py"
+CATALOGUE_BUILDS = [p for p in builds_of("mapstates", lambda b: not b.stripped)
+                    if p.values[0].id in ("go1.19-noopt", "go1.22.10-noopt", "go1.24.11-noswissmap-opt",
+                                          "go1.25.5-opt", "go1.26.6-noopt", "go1.27.3-mapsplitgroup-opt")]
+DECODE_CLEANLY = {"flags = 0xff"}   # flags take no part in the walk: nothing to report
+
+
+def run_catalogue(build, loader, out_dir: Path):
+    """The catalogue run in the real gdb at the types stop: its records, and the session."""
+    out = out_dir / "corruptions.jsonl"
+    baseline = out_dir / "baseline.json"
+    commands = [f"hiter-snapshot main.mStr --out {baseline}", f"source {CATALOGUE}", "print 6 * 7"]
+    run, _ = gdb_at_stop(build, loader, ["types"], commands)
+    records = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    return records, run, read_snapshot(baseline)["maps"][0]
+
+
+@pytest.mark.parametrize("build", CATALOGUE_BUILDS)
+def test_every_corruption_of_the_catalogue_is_said_in_one_line_or_as_problems(build, loader, tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setenv("GDB_HITER_CORRUPTIONS_OUT", str(tmp_path / "corruptions.jsonl"))
+    records, run, healthy = run_catalogue(build, loader, tmp_path)
+    assert run.of("print 6 * 7").split(" = ")[1].strip() == "42", run.text[-3000:]
+    assert len(records) == (18 if build.map_impl == "classic" else 21), run.text[-3000:]
+    for record in records:
+        name = record["case"]
+        show, printed, maplen, snap = (result["output"] for result in record["results"])
+        for output in (show, printed, maplen, snap):
+            assert "Traceback" not in output and "Python Exception" not in output, (name, output)
+            assert "internal error" not in output, (name, output)
+        if show.startswith("error: "):
+            assert show.count("\n") == 1, (name, show)
+            assert printed.strip().endswith(">") and "<error: " in printed, (name, printed)
+        elif name in DECODE_CLEANLY:
+            assert "\nProblems: none\n" in show, (name, show)
+        else:
+            assert re.search(r"\nProblems \(\d+\):\n", show), (name, show)
+        assert printed.count("\n") == 1, (name, printed)
+        assert re.fullmatch(r"\$\d+ = -?\d+\n", maplen) or maplen.startswith("error: "), (name, maplen)
+        doc = read_snapshot(record["snapshot"])
+        kept = [item for item in doc["maps"] if item.get("expression") == "main.mStr"]
+        assert [item["entries"] for item in kept] == [healthy["entries"]], name
