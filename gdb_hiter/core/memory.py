@@ -11,6 +11,10 @@ import bisect
 import struct
 from typing import Iterable, List, Protocol, Tuple
 
+# A 64-bit address space: arithmetic on a corrupt field (buckets + bucket * size)
+# can go past it, and such a read is unreadable memory, not an OverflowError.
+ADDRESS_LIMIT = 1 << 64
+
 
 class UnreadableMemory(Exception):
     """Raised when ``size`` bytes at ``address`` cannot be read."""
@@ -52,7 +56,7 @@ class SegmentMemory:
         self._data.insert(index, bytes(data))
 
     def read(self, address: int, size: int) -> bytes:
-        if address <= 0 or size < 0:
+        if address <= 0 or size < 0 or address + size > ADDRESS_LIMIT:
             raise UnreadableMemory(address, size, "bad address")
         # Overlapping segments are allowed: try the nearest starts at or below the address.
         index = bisect.bisect_right(self._starts, address) - 1

@@ -337,7 +337,12 @@ def _swiss_text(data: Dict[str, Any], memory: InferiorMemory, loop) -> str:
                          + _table_next(table.get("next")))
     current = data.get("current")
     if current:
-        lines.append(f"  current entry: group {_hex(current.get('group_address'))} slot {current.get('slot')}")
+        if current.get("group_address") is None:   # the map could not be read: only the key/elem pointers are
+            lines.append("  current entry: its group is unknown (the map could not be read)")
+        else:
+            slot = current.get("slot")
+            lines.append(f"  current entry: group {_hex(current.get('group_address'))} slot "
+                         + ("unknown (the group could not be read)" if slot is None else str(slot)))
         lines.extend(_current_lines(loop, _key_text(memory, current['key_address'], maptype.get('key_size', 0)),
                                     _key_text(memory, current['elem_address'], maptype.get('elem_size', 0))))
     lines.extend(_remaining_lines(data, loop))

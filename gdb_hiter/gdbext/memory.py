@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gdb
 
-from ..core.memory import UnreadableMemory
+from ..core.memory import ADDRESS_LIMIT, UnreadableMemory
 
 
 class InferiorMemory:
@@ -18,7 +18,7 @@ class InferiorMemory:
         self._inferior = inferior or gdb.selected_inferior()
 
     def read(self, address: int, size: int) -> bytes:
-        if address <= 0 or size < 0:
+        if address <= 0 or size < 0 or address + size > ADDRESS_LIMIT:
             raise UnreadableMemory(address, size, "bad address")
         if size == 0:
             return b""

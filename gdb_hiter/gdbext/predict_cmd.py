@@ -133,13 +133,19 @@ def predict_loops(target: Optional[str] = None, *, all_goroutines: bool = False)
 def _iterators(target: Optional[str], all_goroutines: bool, implementation, memory):
     """[(decoded iterator, Found or None)] that the arguments name."""
     map_address = None
+    not_an_iterator = None
     if target:
         address = hiter_cmd.evaluate_address(target, "ADDR|MAP-EXPR")
         try:
             return [(implementation.check_iterator(memory, address), None)]
-        except IteratorError:
+        except IteratorError as error:
             map_address = address   # not an iterator: a map, whose iterators are wanted
+            not_an_iterator = error
     search = hiter_cmd.find_iterators(all_goroutines=all_goroutines, map_address=map_address)
+    if not search.results and not_an_iterator is not None:
+        where = "any goroutine's stack" if all_goroutines else "the current goroutine's stack"
+        raise UserError(f"{target}: not a live iterator ({not_an_iterator}), and no iterator on {where} walks "
+                        "a map at that address (hiter-show ADDR --force decodes an iterator anyway)")
     result = []
     for found in search.results:
         try:

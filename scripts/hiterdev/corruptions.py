@@ -6,6 +6,10 @@ in ``main.stopHere`` of its ``types`` scenario, with gdb-hiter loaded and
 named bytes of ``main.mInt`` (100 entries) or ``main.mBool`` (a small map)
 are overwritten, the commands a user would type are run, and the memory is
 put back. ``main.mStr`` stays healthy: every snapshot must still hold it.
+With ``GDB_HITER_CORRUPTIONS_MODE=iterator``, at a stop of the cgorange
+fixture inside its range loop, the live iterator's fields are corrupted
+instead and hiter-show --force, hiter-predict, hiter-find and
+hiter-snapshot run.
 
 tests/gdb/test_corrupt.py asserts on the outcomes; scripts/reliability
 writes the times into docs/reliability.md. The cases follow the red-team
@@ -128,6 +132,44 @@ def swiss_cases(offsets):
     ]
 
 
+def iterator_cases(offsets, classic: bool):
+    """(name, expression, patches(iterator) -> [(address, bytes)]) for the live iterator of the cgo fixture."""
+    def field(name, data):
+        return lambda it: [(it + offsets[name][0], data)]
+
+    if classic:
+        return [
+            ("startBucket = 2^64 - 1", field("startBucket", _u64(-1))),
+            ("bucket = 2^63", field("bucket", _u64(1 << 63))),
+            ("B = 255", field("B", bytes([255]))),
+            ("i = 255, offset = 255", lambda it: [(it + offsets["i"][0], bytes([255])),
+                                                  (it + offsets["offset"][0], bytes([255]))]),
+            ("wrapped = 7", field("wrapped", bytes([7]))),
+            ("h unmapped", field("h", _u64(UNMAPPED))),
+            ("t unmapped", field("t", _u64(UNMAPPED))),
+            ("buckets unmapped", field("buckets", _u64(UNMAPPED))),
+            ("bptr unmapped", field("bptr", _u64(UNMAPPED))),
+            ("overflow unmapped", field("overflow", _u64(UNMAPPED))),
+            ("checkBucket = 2^40", field("checkBucket", _u64(1 << 40))),
+        ]
+    return [
+        ("entryOffset = 2^64 - 1", field("entryOffset", _u64(-1))),
+        ("dirOffset = 2^64 - 1", field("dirOffset", _u64(-1))),
+        ("dirIdx = 2^62", field("dirIdx", _u64(1 << 62))),
+        ("entryIdx = 2^62", field("entryIdx", _u64(1 << 62))),
+        ("globalDepth = 200", field("globalDepth", bytes([200]))),
+        ("m unmapped", field("m", _u64(UNMAPPED))),
+        ("typ unmapped", field("typ", _u64(UNMAPPED))),
+        ("tab unmapped", field("tab", _u64(UNMAPPED))),
+        ("group unmapped", field("group", _u64(UNMAPPED))),
+        ("clearSeq = 2^62", field("clearSeq", _u64(1 << 62))),
+    ]
+
+
+ITERATOR_COMMANDS = ("hiter-show {it} --force", "hiter-predict {it}", "hiter-find",
+                     "hiter-snapshot --all-goroutines --out {out}")
+
+
 def cases():
     report = version_report()
     if report.map_impl == "classic":
@@ -135,7 +177,23 @@ def cases():
     return swiss_cases(field_offsets(swiss_layouts.swiss_layout(report.layout, report.version.minor).map_header))
 
 
-def run_case(name: str, expression: str, patches, out_dir: str, index: int):
+def run_iterator_cases(out, out_dir: str) -> None:
+    """At a stop of the cgo fixture inside its range loop: corrupt the live iterator's fields."""
+    report = version_report()
+    classic = report.map_impl == "classic"
+    layout = classic_layouts.classic_layout(report.layout).hiter if classic else swiss_layouts.ITER
+    found = json.loads(gdb.execute("hiter-find --json", to_string=True))
+    address = found[0]["address"]
+    for index, (name, patches) in enumerate(iterator_cases(field_offsets(layout), classic)):
+        record = run_case(name, hex(address), lambda _: patches(address), out_dir, index, ITERATOR_COMMANDS,
+                          placeholder="it")
+        record.update(go=report.version.release, impl=report.map_impl, iterator=True)
+        out.write(json.dumps(record) + "\n")
+        out.flush()
+
+
+def run_case(name: str, expression: str, patches, out_dir: str, index: int, commands=COMMANDS,
+             placeholder: str = "map"):
     address = _address(expression)
     patch_list = patches(address)
     saved = [(where, _read(where, len(data))) for where, data in patch_list]
@@ -144,9 +202,9 @@ def run_case(name: str, expression: str, patches, out_dir: str, index: int):
         inferior.write_memory(where, data)
     results = []
     try:
-        for template in COMMANDS:
+        for template in commands:
             out = os.path.join(out_dir, f"case-{index:02d}.json")
-            command = template.format(map=expression, out=out)
+            command = template.format(out=out, **{placeholder: expression})
             started = time.perf_counter()
             try:
                 text = gdb.execute(command, to_string=True)
@@ -166,6 +224,9 @@ def main() -> None:
     out_dir = os.path.dirname(out_path)
     report = version_report()
     with open(out_path, "w", encoding="utf-8") as out:
+        if os.environ.get("GDB_HITER_CORRUPTIONS_MODE") == "iterator":
+            run_iterator_cases(out, out_dir)
+            return
         for index, (name, expression, patches) in enumerate(cases()):
             record = run_case(name, expression, patches, out_dir, index)
             record.update(go=report.version.release, impl=report.map_impl)

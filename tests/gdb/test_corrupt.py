@@ -124,3 +124,31 @@ def test_every_corruption_of_the_catalogue_is_said_in_one_line_or_as_problems(bu
         doc = read_snapshot(record["snapshot"])
         kept = [item for item in doc["maps"] if item.get("expression") == "main.mStr"]
         assert [item["entries"] for item in kept] == [healthy["entries"]], name
+
+
+ITERATOR_BUILDS = [p for p in builds_of("cgorange", lambda b: not b.stripped)
+                   if p.values[0].id in ("go1.22.10-noopt", "go1.24.11-noswissmap-opt", "go1.26.6-opt",
+                                         "go1.27.3-mapsplitgroup-noopt")]
+
+
+@pytest.mark.parametrize("build", ITERATOR_BUILDS)
+def test_every_iterator_corruption_of_the_catalogue_ends_in_a_result_or_one_line(build, loader, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("GDB_HITER_CORRUPTIONS_OUT", str(tmp_path / "corruptions.jsonl"))
+    monkeypatch.setenv("GDB_HITER_CORRUPTIONS_MODE", "iterator")
+    run = run_gdb(["break main.stopHere", "run > /dev/null", f"source {CATALOGUE}", "hiter-find --json",
+                   "print 6 * 7", "kill"], binary=binary(build), loader=loader, timeout=300)
+    assert run.of("print 6 * 7").split(" = ")[1].strip() == "42", run.text[-3000:]
+    records = [json.loads(line) for line in (tmp_path / "corruptions.jsonl").read_text().splitlines()]
+    assert len(records) == (11 if build.map_impl == "classic" else 10), run.text[-3000:]
+    header = "runtime.hiter at " if build.map_impl == "classic" else "maps.Iter at "
+    for record in records:
+        name = record["case"]
+        show, predict, find, snap = (result["output"] for result in record["results"])
+        for output in (show, predict, find, snap):
+            assert "Traceback" not in output and "Python Exception" not in output, (name, output)
+            assert "internal error" not in output and "None" not in output, (name, output)
+        assert show.startswith(header) or (show.startswith("error: ") and show.count("\n") == 1), (name, show)
+        assert predict.startswith(("iterator at ", "error: hiter-predict: ")), (name, predict)
+        read_snapshot(record["snapshot"])   # taken and valid (a corrupt iterator is not found: no false positive)
+    assert len(json.loads(run.of("hiter-find --json"))) == 1   # the memory was put back

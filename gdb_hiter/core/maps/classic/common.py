@@ -6,7 +6,7 @@ import struct
 from typing import Any, Dict
 
 from .. import slotgrid
-from ...layouts.classic import BUCKET_SLOTS, MIN_TOP_HASH
+from ...layouts.classic import BUCKET_SLOTS, EVACUATED_EMPTY, EVACUATED_X, MIN_TOP_HASH
 
 
 # Walk bounds. A real map never comes near them; a corrupt one must not hang us.
@@ -23,6 +23,8 @@ _U64 = struct.Struct("<Q")
 PLACE_FIELDS = (("array", str), ("bucket", int), ("overflow", int), ("slot", int))
 # tophash byte -> 1 for a full slot, 0 otherwise
 _FULL_TOPHASH = bytes(1 if byte >= MIN_TOP_HASH else 0 for byte in range(256))
+# tophash byte -> 1 for evacuatedX, evacuatedY, evacuatedEmpty
+_EVACUATED_TOPHASH = bytes(1 if EVACUATED_X <= byte <= EVACUATED_EMPTY else 0 for byte in range(256))
 _NO_SLOTS = bytes(BUCKET_SLOTS)
 assert BUCKET_SLOTS == slotgrid.SLOTS
 

@@ -19,7 +19,7 @@ from ...memory import MemoryReader, UnreadableMemory
 from ..model import DecodedMap, EntryColumns, Problem
 from .common import (
     DEFAULT_MAX_CHAIN, ImplausibleMap, MAX_PLAUSIBLE_B, MAX_PROBLEMS, NilMap, PLACE_FIELDS,
-    READ_CHUNK_BYTES, UnreadableMap, _FULL_TOPHASH, _NO_SLOTS, _U64, _is_pointer, _plain,
+    READ_CHUNK_BYTES, UnreadableMap, _EVACUATED_TOPHASH, _FULL_TOPHASH, _NO_SLOTS, _U64, _is_pointer, _plain,
 )
 from .maptype import MapType
 
@@ -409,6 +409,14 @@ class _Walk:
         stride = size // POINTER_SIZE
         tophashes = words[0::stride].tobytes()
         position = records.add_run(first, buffer_address, size, tophashes)
+        if array == "buckets":
+            # evacuate() marks only the old bucket it empties: a mark here is memory that is not this array
+            marked = tophashes.translate(_EVACUATED_TOPHASH).find(1)
+            if marked >= 0:
+                self.problem("evacuated-in-new-array",
+                             f"buckets[{first + marked // BUCKET_SLOTS}] slot {marked % BUCKET_SLOTS}: tophash "
+                             f"{tophashes[marked]} marks it evacuated, which only old buckets are",
+                             buffer_address + marked // BUCKET_SLOTS * size)
         full = tophashes.translate(_FULL_TOPHASH)   # one flag byte per slot, in memory order
         wanted = None
         if take is not None:
