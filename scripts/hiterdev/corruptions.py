@@ -9,7 +9,9 @@ put back. ``main.mStr`` stays healthy: every snapshot must still hold it.
 With ``GDB_HITER_CORRUPTIONS_MODE=iterator``, at a stop of the cgorange
 fixture inside its range loop, the live iterator's fields are corrupted
 instead and hiter-show --force, hiter-predict, hiter-find and
-hiter-snapshot run.
+hiter-snapshot run. With ``GDB_HITER_CORRUPTIONS_MODE=as-is`` nothing is
+patched: the commands are timed on memory as it is (a core file written
+after the corruption).
 
 tests/gdb/test_corrupt.py asserts on the outcomes; scripts/reliability
 writes the times into docs/reliability.md. The cases follow the red-team
@@ -224,8 +226,15 @@ def main() -> None:
     out_dir = os.path.dirname(out_path)
     report = version_report()
     with open(out_path, "w", encoding="utf-8") as out:
-        if os.environ.get("GDB_HITER_CORRUPTIONS_MODE") == "iterator":
+        mode = os.environ.get("GDB_HITER_CORRUPTIONS_MODE", "map")
+        if mode == "iterator":
             run_iterator_cases(out, out_dir)
+            return
+        if mode == "as-is":   # a core file corrupted before it was written: time the commands on it
+            record = run_case(os.environ.get("GDB_HITER_CORRUPTIONS_CASE", "as is"), "main.mInt", lambda _: [],
+                              out_dir, 0, commands=COMMANDS[:2] + COMMANDS[3:])
+            record.update(go=report.version.release, impl=report.map_impl)
+            out.write(json.dumps(record) + "\n")
             return
         for index, (name, expression, patches) in enumerate(cases()):
             record = run_case(name, expression, patches, out_dir, index)

@@ -80,6 +80,9 @@ class _Buckets:
         return read_exact(self.memory, address, self.size, f"overflow bucket {address:#x}")
 
 
+UINTPTR_MASK = (1 << 64) - 1
+
+
 class _Replay:
     """One iterator's state as mapiternext keeps it, stepped call by call."""
 
@@ -128,13 +131,14 @@ class _Replay:
                     fields.update(key=0, elem=0)
                     return None
                 if self.growing and self.it_b == self.header["B"]:
-                    old = self.header["oldbuckets"] + (bucket & self.old_mask) * size
+                    # uintptr arithmetic, as the runtime's add(): it wraps at 2^64
+                    old = (self.header["oldbuckets"] + (bucket & self.old_mask) * size) & UINTPTR_MASK
                     if not is_evacuated(self.buckets.read(old)[0]):
                         b, check = old, bucket
                     else:
-                        b, check = fields["buckets"] + bucket * size, NO_CHECK
+                        b, check = (fields["buckets"] + bucket * size) & UINTPTR_MASK, NO_CHECK
                 else:
-                    b, check = fields["buckets"] + bucket * size, NO_CHECK
+                    b, check = (fields["buckets"] + bucket * size) & UINTPTR_MASK, NO_CHECK
                 bucket += 1
                 if bucket >= total:
                     bucket = 0
