@@ -44,6 +44,7 @@ import gdb
 
 from ..core.program import goroutines as core_goroutines
 from ..core.snapshot.document import SnapshotError, describe, snapshot_files, write_snapshot
+from . import capture_channel
 from . import goroutines_gdb as gg
 from . import snapshot_cmd
 from .command import HiterCommand, UserError
@@ -183,14 +184,19 @@ class Watch:
         try:
             action(*args)
         except (UserError, SnapshotError, gdb.error, ValueError, OSError) as error:
-            self.note(f"{error}")
+            self.note(f"{error}", error)
         except Exception as error:   # a bug of ours: say so once per hit, keep the program running
-            self.note(f"internal error: {type(error).__name__}: {error}")
+            self.note(f"internal error: {type(error).__name__}: {error}", error)
+        finally:
+            # Under `gdb-hiter capture`: a SIGKILL that landed while we were in stop() leaves a
+            # zombie that gdb will reap without ever reporting it; tell capture now.
+            capture_channel.after_stop()
         return False
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, error: Optional[BaseException] = None) -> None:
         self.errors.append(message)
         gdb.write(f"hiter-watch: {message}\n")
+        capture_channel.watch_error(message, error)
 
     # -- installing and removing
 

@@ -255,7 +255,9 @@ def write_snapshot(doc: Dict[str, Any], path, *, follow_symlinks: bool = True) -
     try:
         write_atomic(path, dumps(doc), durable=True, follow_symlinks=follow_symlinks)
     except OSError as error:
-        raise SnapshotError(f"{os.fspath(path)}: cannot write: {error.strerror or error}") from None
+        failure = SnapshotError(f"{os.fspath(path)}: cannot write: {error.strerror or error}")
+        failure.os_error = error      # hiter-watch tells capture which (ENOSPC: a full disk)
+        raise failure from None
 
 
 def _reject_constant(name: str):

@@ -1,0 +1,156 @@
+"""The side channel of ``gdb-hiter capture``: how the run went, told on a pipe the program cannot reach.
+
+``gdb-hiter capture`` passes gdb the write end of a pipe and, before the
+program starts, calls ``open_channel(FD)``; from then on this module writes
+one JSON object per line to it:
+
+* ``{"event": "started", "pid": N}`` when capture asks (after ``starti``);
+* ``{"event": "signal", "signal": "SIGSEGV"}`` for each stop by a signal
+  (``gdb.events.stop``, a ``gdb.SignalEvent``);
+* ``{"event": "exited", "exit_code": N | null, "signal": "SIGKILL" | null}``
+  when the inferior ends (``gdb.events.exited``; the signal comes from
+  gdb's ``$_exitsignal``);
+* ``{"event": "died", "pid": N, "wait_status": S}`` when, at the end of a
+  ``hiter-watch`` breakpoint's ``stop()``, the process is already a zombie:
+  it was killed (only SIGKILL kills a process that ptrace holds stopped)
+  while gdb was inside ``stop()``. gdb itself then fails to resume it
+  ("Couldn't get registers: No such process"), reaps it and never reports
+  how it ended, so this is the only record; ``wait_status`` is the raw
+  ``waitpid`` status the kernel shows in ``/proc/PID/stat`` (field 52);
+* ``{"event": "probe", "pid": N, "state": "S" | null, "wait_status": S | null}``
+  when capture asks (``probe()``): the process state from ``/proc``
+  (null: no such process);
+* ``{"event": "watch-error", "message": M, "write": bool, "errno": "ENOSPC" | null}`` for the
+  first ``MAX_WATCH_ERRORS`` errors of ``hiter-watch`` (a snapshot that
+  could not be written, ...).
+
+The channel is a pipe, not a file: it needs no disk (a full disk does not
+lose how the program ended), the fd is made non-inheritable before the
+program starts, and the program's own output goes to a terminal of its own
+(``set inferior-tty``), so nothing the program prints can be taken for
+gdb's words. Without ``open_channel`` every function here does nothing.
+"""
+
+from __future__ import annotations
+
+import errno as errno_names
+import json
+import os
+import signal
+from typing import Any, Dict, Optional
+
+import gdb
+
+from ..core.messages import one_line
+
+MAX_WATCH_ERRORS = 20
+
+_fd: Optional[int] = None
+_watch_errors = 0
+_died_told = False
+
+
+def open_channel(fd: int) -> None:
+    global _fd
+    os.set_inheritable(fd, False)   # the program that gdb forks must not hold it
+    _fd = fd
+    gdb.events.exited.connect(_on_exited)
+    gdb.events.stop.connect(_on_stop)
+    emit({"event": "ready"})
+
+
+def is_open() -> bool:
+    return _fd is not None
+
+
+def emit(event: Dict[str, Any]) -> None:
+    if _fd is None:
+        return
+    line = (json.dumps(event, sort_keys=True) + "\n").encode("utf-8")
+    try:
+        os.write(_fd, line)      # < PIPE_BUF: one atomic write
+    except OSError:
+        pass                     # capture has gone: nobody to tell
+
+
+def signal_name(number: Optional[int]) -> Optional[str]:
+    if number is None:
+        return None
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _inferior_pid() -> int:
+    try:
+        return gdb.selected_inferior().pid
+    except gdb.error:
+        return 0
+
+
+def proc_state(pid: int):
+    """(state letter, raw wait status or None) of ``pid`` from /proc; (None, None) when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            text = stream.read().decode("ascii", "replace")
+    except OSError:
+        return None, None
+    fields = text[text.rfind(")") + 2:].split()
+    state = fields[0] if fields else "?"
+    status = int(fields[49]) if len(fields) > 49 and fields[49].isdigit() else None
+    return state, status
+
+
+def _on_exited(event) -> None:
+    code = getattr(event, "exit_code", None)
+    number = None
+    try:
+        value = gdb.convenience_variable("_exitsignal")
+        number = int(value) if value is not None else None
+    except (gdb.error, AttributeError, ValueError, TypeError):
+        pass
+    emit({"event": "exited", "exit_code": None if code is None else int(code),
+          "signal": signal_name(number) if code is None else None})
+
+
+def _on_stop(event) -> None:
+    if isinstance(event, gdb.SignalEvent):
+        emit({"event": "signal", "signal": event.stop_signal})
+
+
+def started() -> None:
+    emit({"event": "started", "pid": _inferior_pid()})
+
+
+def probe() -> None:
+    pid = _inferior_pid()
+    state, status = proc_state(pid) if pid else (None, None)
+    emit({"event": "probe", "pid": pid, "state": state, "wait_status": status})
+
+
+def after_stop() -> None:
+    """At the end of a breakpoint's ``stop()``: tell capture if the process died meanwhile."""
+    global _died_told
+    if _fd is None or _died_told:
+        return
+    pid = _inferior_pid()
+    if not pid:
+        return
+    state, status = proc_state(pid)
+    if state is None or state in ("Z", "X"):
+        _died_told = True
+        emit({"event": "died", "pid": pid, "state": state, "wait_status": status})
+
+
+def watch_error(message: str, error: Optional[BaseException] = None) -> None:
+    global _watch_errors
+    if _fd is None:
+        return
+    _watch_errors += 1
+    if _watch_errors > MAX_WATCH_ERRORS:
+        return
+    os_error = error if isinstance(error, OSError) else getattr(error, "os_error", None)
+    code = getattr(os_error, "errno", None)
+    emit({"event": "watch-error", "message": one_line(message, 300), "write": os_error is not None,
+          "errno": errno_names.errorcode.get(code) if code else None})
