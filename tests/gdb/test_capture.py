@@ -1,9 +1,11 @@
 """``gdb-hiter capture``: the real gdb driven by pexpect, on the cgo fixture and a small program of our own.
 
 One capture run per build of the cgorange matrix with DWARF (the big one),
-checked against the fixture's own JSON lines (which the program prints
-into gdb's terminal, so they are in DIR/gdb.log). The failure modes (crash,
-timeout, attach) use ``tests/unit/data/capture/prog``, a tiny cgo program
+checked against the fixture's own JSON lines (which the program prints on
+a terminal of its own, drained into DIR/program.out). The failure modes
+(crash, SIGKILL inside a breakpoint's stop(), a program that prints gdb's
+lines, timeout, gdb killed, Ctrl-C, a full disk, attach) use
+``tests/unit/data/capture/prog``, a tiny cgo program
 compiled here with the newest toolchain: the fixtures cannot be changed,
 and a crash that really happens in C is more honest than one injected by
 the debugger.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,8 +25,9 @@ import pytest
 
 from builds import all_toolchains, binary, builds_of
 from conftest import REPO, need
-from gdb_hiter.cli.capture import (EXIT_OK, EXIT_SIGNAL, EXIT_TIMEOUT, EXIT_USAGE, pair_transitions,
-                               snapshot_files, transition_report)
+from gdb_hiter.cli.capture import (EXIT_GDB, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROGRAM_FAILED, EXIT_SIGNAL,
+                                   EXIT_TIMEOUT, EXIT_USAGE, EXIT_WRITE, pair_transitions, snapshot_files,
+                                   transition_report)
 from gdb_hiter.core.snapshot.diff import diff_snapshots
 from gdb_hiter.core.snapshot.report import render_diff
 from gdb_hiter.core.snapshot.document import read_snapshot
@@ -43,17 +47,9 @@ def capture(*args, timeout=240):
                           env=dict(os.environ, NO_COLOR="1"))
 
 
-def events_in(log_text):
-    """The fixture's JSON lines in gdb's output (lines cut by gdb's own messages are skipped)."""
-    events = []
-    for line in log_text.splitlines():
-        line = line.strip("\r")
-        if line.startswith('{"event"'):
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return events
+def events_in(output_text):
+    """The fixture's JSON lines in its own output (DIR/program.out): every line is one."""
+    return [json.loads(line) for line in output_text.splitlines() if line.startswith('{"event"')]
 
 
 def load_dir(directory: Path):
@@ -104,7 +100,8 @@ def test_capture_every_transition(build, loader, tmp_path_factory):
     out, result, seconds = captured(build, tmp_path_factory)
     assert result.returncode == EXIT_OK, result.stderr + (out / "gdb.log").read_text()[-3000:]
     assert result.stderr.count("\n") == 1 and "the program exited with status 0" in result.stderr
-    truth = events_in((out / "gdb.log").read_text(errors="replace"))
+    truth = events_in((out / "program.out").read_text())
+    assert '{"event"' not in (out / "gdb.log").read_text(errors="replace")   # not on gdb's terminal
     docs = load_dir(out)                                     # every file validates (read_snapshot)
     counts = {}
     for doc in docs:
@@ -292,6 +289,169 @@ def test_attach(prog, loader, tmp_path):
     assert len(docs) == 16 and docs[0]["program"]["kind"] == "process"
 
 
+# ---------------------------------------------------------------------------
+# Every way a run ends, each with its exit status
+
+
+def start_capture(*args):
+    return subprocess.Popen(CLI + ["capture", *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, NO_COLOR="1"))
+
+
+def wait_until(condition, what, seconds=180):
+    """Poll for a state of the run (a file written, a process stopped); fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
+def pids_running(executable):
+    """Processes whose executable is ``executable`` (this test's own build: no other run uses it)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/exe") == str(executable):
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def process_state(pid):
+    """The state letter in /proc/PID/stat (``t``: stopped by the tracer), or None when gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2]
+
+
+def finished(runner, out):
+    _, stderr = runner.communicate(timeout=120)
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    return runner.returncode, stderr, json.loads((out / "index.json").read_text())
+
+
+def test_program_output_cannot_fool_capture(prog, loader, tmp_path):
+    """The program prints capture's prompt, a fake exit line and a fake signal, then exits 3."""
+    out = tmp_path / "fake"
+    result = capture("--out", out, "--", prog, "fake")
+    assert result.returncode == EXIT_PROGRAM_FAILED, result.stderr
+    assert "the program exited with status 3" in result.stderr
+    index = json.loads((out / "index.json").read_text())
+    assert index["program_exit"] == 3 and index["program_signal"] is None and index["signals_received"] == []
+    assert index["program_status_source"] == "gdb" and index["program_output"] == "program.out"
+    assert len(load_dir(out)) == 16
+    output = (out / "program.out").read_text()
+    assert output.count("exited with code 07]") == 2 and output.count("(hiter-capture) ") == 4
+    assert "code 07" not in (out / "gdb.log").read_text(errors="replace")
+
+
+def test_sigkill_inside_stop(prog, loader, tmp_path):
+    """SIGKILL while gdb is inside a breakpoint's stop(): gdb itself then loses the status.
+
+    With 40000 more entries a snapshot takes seconds; the kill comes when the
+    first snapshot is on disk and the process is held stopped (``t``) before
+    the second one is: inside the cgocallback-enter breakpoint's stop().
+    """
+    out = tmp_path / "kill-in-stop"
+    runner = start_capture("--out", out, "--", prog, "big", "40000")
+    try:
+        wait_until(lambda: (out / "0001-cgocall-enter.json").exists(), "the first snapshot")
+        (pid,) = pids_running(prog)
+        wait_until(lambda: process_state(pid) == "t" and not (out / "0002-cgocallback-enter.json").exists(),
+                   "the program held stopped in the second breakpoint")
+        os.kill(pid, signal.SIGKILL)
+        code, stderr, index = finished(runner, out)
+    finally:
+        runner.kill()
+    assert code == EXIT_SIGNAL, stderr
+    assert "the program was killed by SIGKILL" in stderr
+    assert index["program_signal"] == "SIGKILL" and index["exit_code"] == EXIT_SIGNAL
+    assert index["program_status_source"] == "/proc (in stop())"
+    assert index["gdb_exit"] == 0 and index["program_pid"] == pid
+    assert [doc["event"] for doc in load_dir(out)][:1] == ["cgocall-enter"]
+
+
+def test_sigkill_while_running(prog, loader, tmp_path):
+    out = tmp_path / "kill-running"
+    runner = start_capture("--out", out, "--", prog, "hang")
+    try:
+        wait_until(lambda: (out / "0008-cgocall-return.json").exists(), "the last snapshot before the hang")
+        (pid,) = pids_running(prog)
+        os.kill(pid, signal.SIGKILL)
+        code, stderr, index = finished(runner, out)
+    finally:
+        runner.kill()
+    assert code == EXIT_SIGNAL and "killed by SIGKILL" in stderr, stderr
+    assert index["program_signal"] == "SIGKILL" and index["program_status_source"] == "gdb"
+    assert len(load_dir(out)) == 8
+
+
+def test_gdb_killed(prog, loader, tmp_path):
+    out = tmp_path / "gdb-dies"
+    runner = start_capture("--out", out, "--", prog, "hang")
+    try:
+        wait_until(lambda: (out / "0008-cgocall-return.json").exists(), "the last snapshot before the hang")
+        children = Path(f"/proc/{runner.pid}/task/{runner.pid}/children").read_text().split()
+        (gdb_pid,) = [int(child) for child in children if os.readlink(f"/proc/{child}/exe").endswith("/gdb")]
+        os.kill(gdb_pid, signal.SIGKILL)
+        code, stderr, index = finished(runner, out)
+    finally:
+        runner.kill()
+        for pid in pids_running(prog):
+            os.kill(pid, signal.SIGKILL)
+    assert code == EXIT_GDB and "gdb exited unexpectedly" in stderr, stderr
+    assert index["gdb_exit"] == -signal.SIGKILL and index["exit_code"] == EXIT_GDB
+    assert len(load_dir(out)) == 8 and "C call 2" in (out / "report.md").read_text()
+
+
+def test_sigint_of_capture(prog, loader, tmp_path):
+    """Ctrl-C of capture itself: the program is killed, one line, index.json says so, exit 7."""
+    out = tmp_path / "sigint"
+    runner = start_capture("--out", out, "--", prog, "hang")
+    try:
+        wait_until(lambda: (out / "0008-cgocall-return.json").exists(), "the last snapshot before the hang")
+        (pid,) = pids_running(prog)
+        runner.send_signal(signal.SIGINT)
+        code, stderr, index = finished(runner, out)
+    finally:
+        runner.kill()
+    assert code == EXIT_INTERRUPTED, stderr
+    assert "interrupted by SIGINT: the program was killed" in stderr
+    assert index["interrupted"] == "SIGINT" and index["exit_code"] == EXIT_INTERRUPTED
+    assert index["gdb_exit"] == 0 and process_state(pid) is None
+    assert len(load_dir(out)) == 8
+
+
+def test_full_disk(prog, loader, tmp_path):
+    """A 100 KiB tmpfs holds 11 of the 16 snapshots: the rest, index.json and report.md do not fit."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    need(mounted.returncode == 0, f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
+    try:
+        out = disk / "c"
+        result = capture("--out", out, "--", prog, "run")
+        assert result.returncode == EXIT_WRITE, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert "the program exited with status 0" in result.stderr and "No space left on device" in result.stderr
+        docs = load_dir(out)                         # the snapshots that fit are whole and valid
+        assert 0 < len(docs) < 16
+        assert [doc["seq"] for doc in docs] == list(range(1, len(docs) + 1))
+        assert (out / "gdb.log").stat().st_size > 0
+        if (out / "index.json").exists():
+            index = json.loads((out / "index.json").read_text())
+            assert index["exit_code"] == EXIT_WRITE and index["write_errors"]
+        else:
+            assert "index.json: No space left on device" in result.stderr
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
 def test_bad_usage(tmp_path):
     assert capture("--out", tmp_path / "x").returncode == EXIT_USAGE
     result = capture("--out", tmp_path / "x", "--", tmp_path / "missing")
@@ -299,6 +459,22 @@ def test_bad_usage(tmp_path):
     assert capture("--core", tmp_path / "c", "--out", tmp_path / "x").returncode == EXIT_USAGE
     help_text = subprocess.run(CLI + ["capture", "--help"], capture_output=True, text=True).stdout
     assert "exit status:" in help_text and "4  the timeout was hit" in help_text
+    assert "6  DIR could not be written in full" in help_text and "7  capture got SIGINT" in help_text
+
+
+def test_not_a_go_program_is_bad_usage(tmp_path):
+    """/bin/true, a shell script, a Go program without a symbol table: one line, exit 2, gdb never started."""
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    for program, says in (("/bin/true", "is not a Go program"), (script, "not a Go program")):
+        out = tmp_path / "out"
+        result = capture("--out", out, "--", program)
+        assert result.returncode == EXIT_USAGE, result.stderr
+        assert result.stderr.count("\n") == 1 and says in result.stderr and "Traceback" not in result.stderr
+        assert not (out / "gdb.log").exists()
+    result = capture("--out", tmp_path / "out", "--pid", str(os.getpid()))   # python: not a Go program
+    assert result.returncode == EXIT_USAGE and "Go program" in result.stderr, result.stderr
 
 
 # ---------------------------------------------------------------------------

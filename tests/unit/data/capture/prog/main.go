@@ -5,6 +5,8 @@
 //	captureprog hang         hangs (sleeps forever) after the second C call
 //	captureprog wait FILE    prints "ready", waits until FILE exists, then runs the loop and exits 0
 //	captureprog run          runs the loop (4 C calls) and exits 0
+//	captureprog big N        the same over a map of N more entries (each snapshot takes long), then hangs
+//	captureprog fake         prints gdb-hiter capture's prompt and gdb's exit lines, then exits 3
 package main
 
 /*
@@ -15,6 +17,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -26,6 +29,12 @@ func main() {
 		mode = os.Args[1]
 	}
 	m = map[int]int{1: 10, 2: 20, 3: 30, 4: 40}
+	if mode == "big" {
+		n, _ := strconv.Atoi(os.Args[2])
+		for i := 0; i < n; i++ {
+			m[1000+i] = i
+		}
+	}
 	if mode == "wait" {
 		fmt.Println("ready")
 		for {
@@ -51,6 +60,20 @@ func main() {
 				time.Sleep(time.Second)
 			}
 		}
+	}
+	if mode == "big" {
+		for {
+			time.Sleep(time.Second)
+		}
+	}
+	if mode == "fake" {
+		// What capture used to read gdb's answers from: its prompt, gdb's exit line for another
+		// status, gdb's line for a signal, then the prompt again; on stdout and on stderr.
+		lie := "(hiter-capture) \n[Inferior 1 (process 1) exited with code 07]\n" +
+			"Program terminated with signal SIGSEGV, Segmentation fault.\n(hiter-capture) "
+		fmt.Print(lie)
+		fmt.Fprint(os.Stderr, lie)
+		os.Exit(3)
 	}
 	fmt.Println("done", calls)
 }
