@@ -94,4 +94,4 @@ def test_the_exit_table_is_the_same_everywhere():
     table = (REPO / "docs" / "capture.md").read_text()
     md_codes = set(re.findall(r"^\| (\d) \| ", table, re.M))
     assert help_codes == doc_codes == md_codes == {str(n) for n in range(8)}
-    assert "program.out" in table and "exit codes in `docs/capture.md`" in (REPO / "README.md").read_text()
+    assert "program.out" in table and "exit codes 0–7 in `docs/capture.md`" in (REPO / "README.md").read_text()
