@@ -352,17 +352,26 @@ def test_program_output_cannot_fool_capture(prog, loader, tmp_path):
 def test_sigkill_inside_stop(prog, loader, tmp_path):
     """SIGKILL while gdb is inside a breakpoint's stop(): gdb itself then loses the status.
 
-    With 40000 more entries a snapshot takes seconds; the kill comes when the
-    first snapshot is on disk and the process is held stopped (``t``) before
-    the second one is: inside the cgocallback-enter breakpoint's stop().
+    With 40000 more entries each of the 16 snapshots takes a second or more,
+    nearly all of the time the process is held stopped (``t``); a stop for a
+    signal (Go's SIGURG) lasts microseconds. So the kill comes when the
+    process is seen held stopped twice 50 ms apart with no snapshot written
+    in between: inside a breakpoint's stop().
     """
     out = tmp_path / "kill-in-stop"
     runner = start_capture("--out", out, "--", prog, "big", "40000")
+
+    def inside_stop():
+        before = snapshot_files(str(out))
+        if not before or process_state(pid) != "t":
+            return False
+        time.sleep(0.05)
+        return process_state(pid) == "t" and snapshot_files(str(out)) == before
+
     try:
         wait_until(lambda: (out / "0001-cgocall-enter.json").exists(), "the first snapshot")
         (pid,) = pids_running(prog)
-        wait_until(lambda: process_state(pid) == "t" and not (out / "0002-cgocallback-enter.json").exists(),
-                   "the program held stopped in the second breakpoint")
+        wait_until(inside_stop, "the program held stopped inside a breakpoint's stop()")
         os.kill(pid, signal.SIGKILL)
         code, stderr, index = finished(runner, out)
     finally:
@@ -372,7 +381,7 @@ def test_sigkill_inside_stop(prog, loader, tmp_path):
     assert index["program_signal"] == "SIGKILL" and index["exit_code"] == EXIT_SIGNAL
     assert index["program_status_source"] == "/proc (in stop())"
     assert index["gdb_exit"] == 0 and index["program_pid"] == pid
-    assert [doc["event"] for doc in load_dir(out)][:1] == ["cgocall-enter"]
+    assert load_dir(out)[0]["event"] == "cgocall-enter"
 
 
 def test_sigkill_while_running(prog, loader, tmp_path):
@@ -381,12 +390,16 @@ def test_sigkill_while_running(prog, loader, tmp_path):
     try:
         wait_until(lambda: (out / "0008-cgocall-return.json").exists(), "the last snapshot before the hang")
         (pid,) = pids_running(prog)
+        # running (asleep in time.Sleep), not held by gdb: the file is written before stop() ends
+        wait_until(lambda: process_state(pid) == "S", "the program running on after the last snapshot")
         os.kill(pid, signal.SIGKILL)
         code, stderr, index = finished(runner, out)
     finally:
         runner.kill()
     assert code == EXIT_SIGNAL and "killed by SIGKILL" in stderr, stderr
-    assert index["program_signal"] == "SIGKILL" and index["program_status_source"] == "gdb"
+    # gdb's own report; or, if the runtime's own cgocall hit a breakpoint in between, the stop() check
+    assert index["program_signal"] == "SIGKILL"
+    assert index["program_status_source"] in ("gdb", "/proc (in stop())")
     assert len(load_dir(out)) == 8
 
 
