@@ -42,7 +42,6 @@ import argparse
 import errno
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
