@@ -205,6 +205,22 @@ def test_parse_maptype_rejects_non_map_types(toolchain):
         classic.parse_maptype(bad, case.maptype_address, case.layout)
 
 
+@pytest.mark.parametrize("toolchain", TOOLCHAINS)
+def test_parse_maptype_rejects_absurd_indirect_sizes(toolchain):
+    """Found by tests/unit/test_fuzz.py: a key type Size_ of 0xdead00000000 made every entry of an
+    indirect map one read of 244 TB (inside gdb, one buffer of that size)."""
+    case = Case(toolchain, "indirect")
+    maptype = case.maptype()
+    for what, address in (("key", maptype.key_type), ("elem", maptype.elem_type)):
+        corrupt = case.patched(address, struct.pack("<Q", 0xDEAD_0000_0000))
+        with pytest.raises(classic.NotAMapType, match=f"{what} type size 244834610708480 exceeds 1048576"):
+            classic.parse_maptype(corrupt, case.maptype_address, case.layout)
+        # the bound itself is still a type: its entries are then unreadable, one read each
+        at_bound = case.patched(address, struct.pack("<Q", 1 << 20))
+        assert getattr(classic.parse_maptype(at_bound, case.maptype_address, case.layout),
+                       f"{what}_size") == 1 << 20
+
+
 # ---------------------------------------------------------------------------
 # Whole-map decoding
 

@@ -175,6 +175,22 @@ def test_parse_maptype_rejects_non_map_types():
         swiss.parse_maptype(memory, 0, "swiss-go1.24")
 
 
+@pytest.mark.parametrize("build", BUILDS)
+def test_parse_maptype_rejects_absurd_indirect_sizes(build):
+    """Found by tests/unit/test_fuzz.py: 0x02000000 written into the Size_ of map[BigKey]BigVal's
+    element type made each entry one read of 32 MiB (inside gdb, one buffer of that size)."""
+    case = capture(build)["cases"]["big"]
+    layout, minor = layout_of(build)
+    for what, which in (("key", "Key"), ("element", "Elem")):
+        size = memory_of(case).read(case["maptype"][which], 8)
+        corrupt = patched(case, (case["maptype"][which], size[:3] + b"\x02"))
+        with pytest.raises(swiss.BadMapType, match=f"{what} size {0x2000000 + size[0]} exceeds 1048576"):
+            swiss.parse_maptype(corrupt, case["maptype"]["address"], layout, go_minor=minor)
+        at_bound = patched(case, (case["maptype"][which], struct.pack("<Q", 1 << 20)))
+        maptype = swiss.parse_maptype(at_bound, case["maptype"]["address"], layout, go_minor=minor)
+        assert (maptype.key_size if which == "Key" else maptype.elem_size) == 1 << 20
+
+
 # --------------------------------------------------------------------------
 # Whole maps, entry by entry
 

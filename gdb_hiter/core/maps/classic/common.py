@@ -13,6 +13,9 @@ from ...layouts.classic import BUCKET_SLOTS, EVACUATED_EMPTY, EVACUATED_X, MIN_T
 READ_CHUNK_BYTES = 4 << 20      # largest single read of a bucket array
 DEFAULT_MAX_CHAIN = 1 << 12     # overflow buckets in one chain
 MAX_PLAUSIBLE_B = 40            # 2^40 buckets is far beyond any real heap
+# An indirect key or elem is read whole, once per entry (inside gdb one buffer of that size): a
+# type descriptor claiming more is corrupt, not a map type (keyequality reads string keys up to the same).
+MAX_INDIRECT_SIZE = 1 << 20
 MAX_PROBLEMS = 50               # individual problems kept; then one summary
 LOWEST_POINTER = 0x1000         # nothing is mapped below this on linux/amd64
 HIGHEST_POINTER = 1 << 47       # user-space addresses on linux/amd64

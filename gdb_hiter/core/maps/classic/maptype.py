@@ -11,7 +11,7 @@ from ...layouts.classic import (
     MAX_INLINE_KEY, POINTER_SIZE, bucket_size, classic_layout, flag_names,
 )
 from ...memory import MemoryReader, UnreadableMemory
-from .common import NotAMapType, UnreadableMap, _is_pointer, _plain
+from .common import MAX_INDIRECT_SIZE, NotAMapType, UnreadableMap, _is_pointer, _plain
 
 
 # ---------------------------------------------------------------------------
@@ -139,6 +139,9 @@ def parse_maptype(memory: MemoryReader, address: int, layout_name: str) -> MapTy
                 f"map type at {address:#x}: {what} type size {size} does not fit slot size {slot} "
                 f"({'indirect' if indirect else 'direct'})"
             )
+        if size > MAX_INDIRECT_SIZE:
+            raise NotAMapType(f"map type at {address:#x}: {what} type size {size} exceeds {MAX_INDIRECT_SIZE}: "
+                              f"not a real type")
     if bucket_type_size != fields["bucketsize"]:
         raise NotAMapType(
             f"map type at {address:#x}: bucket type size {bucket_type_size} != bucketsize {fields['bucketsize']}"

@@ -12,6 +12,9 @@ from ...layouts.swiss import (
 
 
 MAX_DIRECTORY_LEN = 1 << 20      # more tables than this is corrupt memory, not a map
+# An indirect key or element is read whole, once per entry (inside gdb one buffer of that size):
+# a type descriptor claiming more is corrupt, not a map type.
+MAX_INDIRECT_SIZE = 1 << 20
 MAX_GROUP_SIZE = 4096            # 8 + 8 * (two 128-byte inline values + padding) is far below
 READ_CHUNK = 4 << 20             # largest single read of a group array
 DEFAULT_MAX_GROUPS = 1 << 22     # walk budget: about 29M entries at a 7/8 load

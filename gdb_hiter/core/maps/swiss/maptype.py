@@ -11,7 +11,7 @@ from ...layouts.swiss import (
     CTRL_WORD_SIZE, FLAG_INDIRECT_ELEM, FLAG_INDIRECT_KEY, GROUP_SLOTS, MAX_INLINE_ELEM,
     MAX_INLINE_KEY, POINTER_SIZE, flat_decoder, group_struct, is_split_group, swiss_layout,
 )
-from .common import BadMapType, KNOWN_FLAGS, MAX_GROUP_SIZE
+from .common import BadMapType, KNOWN_FLAGS, MAX_GROUP_SIZE, MAX_INDIRECT_SIZE
 
 
 # --------------------------------------------------------------------------
@@ -80,6 +80,9 @@ class SwissMapType:
             why.append(f"IndirectKey flag {self.indirect_key} but key size {self.key_size}")
         if self.indirect_elem != (self.elem_size > MAX_INLINE_ELEM):
             why.append(f"IndirectElem flag {self.indirect_elem} but element size {self.elem_size}")
+        for what, size in (("key", self.key_size), ("element", self.elem_size)):
+            if size > MAX_INDIRECT_SIZE:
+                why.append(f"{what} size {size} exceeds {MAX_INDIRECT_SIZE}: not a real type")
         if not CTRL_WORD_SIZE < self.group_size <= MAX_GROUP_SIZE:
             why.append(f"GroupSize {self.group_size} out of range")
         if self.keys_off != CTRL_WORD_SIZE:
