@@ -22,10 +22,12 @@ Targets (``TARGETS``; every call goes through ``bounded``):
   window, and a snapshot holding the iterator;
 * ``random:<layout>``: the same calls on segments of random bytes sprinkled
   with pointers into themselves;
-* ``snapshot``: ``document.loads`` on mutated snapshot text and mutated JSON
-  trees; whatever it accepts goes through ``render_snapshot`` (every format),
-  ``diff_snapshots`` and ``render_diff``, and ``redact_snapshot`` (whose
-  output must again be a valid snapshot).
+* ``snapshot:read``: ``document.loads`` on mutated snapshot text and mutated
+  JSON trees; whatever it accepts goes through ``redact_snapshot``, whose
+  output must read back, every entry a token;
+* ``snapshot:show``: the same mutants; whatever loads accepts goes through
+  ``render_snapshot`` (every format), ``diff_snapshots`` both ways and
+  ``render_diff`` (a strict xfail while finding 2 is open).
 
 What every case must do: end in a result or in the project's own error for
 that call (``ALLOWED``), with a one-line message; within ``CASE_CPU_SECONDS``
@@ -37,7 +39,8 @@ properties of results are checked too (see the targets).
 This file runs a short deterministic campaign (``derandomize=True``, a few
 dozen examples per target) every time scripts/test runs; scripts/fuzz runs
 the same targets for as long as it is told, with a printed seed.
-docs/fuzzing.md has the findings.
+docs/fuzzing.md has the findings; ``FINDINGS`` and ``SHOW_FINDINGS`` below
+keep their minimal cases.
 """
 
 from __future__ import annotations
@@ -910,6 +913,11 @@ FINDINGS = [
                  id="1-classic-indirect-size-bit"),
     pytest.param("map", "swiss/go1.25.5/big", [Write(0x4d2cc0, bytes.fromhex("00000002"), "random bytes")],
                  id="1-swiss-indirect-elem-size"),
+    # 3. predict's bucket cache keyed chunks by array base only: the iterator's array and the old
+    #    array are one array when the loop started before the grow, and with it.B corrupt (3 -> 1)
+    #    a 2-bucket chunk was sliced as the 8-bucket one: IndexError (fixed: the count is in the key).
+    pytest.param("iterator", "classic/go1.19/iter-grew-mid",
+                 [Write(0xc00007dc1a, bytes.fromhex("01"), "hiter.B := 0x1")], id="3-classic-predict-bucket-cache"),
 ]
 
 
@@ -919,10 +927,10 @@ def test_findings_stay_fixed(target, name, mutations):
     memory = mutated(image, mutations)
     assert memory.read(mutations[0].address, len(mutations[0].data)) == mutations[0].data   # still that image
     (check_map if target == "map" else check_iterator)(image, memory)
-    # and the decoder says why it refused the descriptor
-    refused = bounded("parse_maptype", lambda reader: for_layout(image.layout).parse_maptype(
-        reader, image.maptype_address), memory)
-    assert failed(refused) and "exceeds 1048576" in str(refused)
+    if target == "map":   # and the decoder says why it refused the descriptor
+        refused = bounded("parse_maptype", lambda reader: for_layout(image.layout).parse_maptype(
+            reader, image.maptype_address), memory)
+        assert failed(refused) and "exceeds 1048576" in str(refused)
 
 
 # 2. Not fixed (docs/fuzzing.md, finding 2): the schema leaves these parts of a snapshot open, loads

@@ -15,6 +15,8 @@ import struct
 import pytest
 
 from gdb_hiter.core.maps import classic, swiss
+from gdb_hiter.core.layouts.classic import classic_layout
+from gdb_hiter.core.layouts.fields import field_offsets
 from gdb_hiter.core.maps.implementations import for_layout
 from gdb_hiter.core.maps.interface import MapLayout
 from gdb_hiter.core.maps.keyequality import NOT_SELF_EQUAL, KeyIdentity, UndecidableEquality
@@ -78,6 +80,23 @@ def test_classic_finished_loop_receives_nothing(toolchain):
     prediction, case, live = classic_prediction(toolchain, "iter-done")
     assert prediction.exact and prediction.next == [] and prediction.current is None
     assert len(prediction.not_visited) == len(live.entries)
+
+
+@pytest.mark.parametrize("toolchain", test_classic.TOOLCHAINS)
+def test_classic_iterator_b_disagreeing_with_its_array(toolchain):
+    """Found by tests/unit/test_fuzz.py: a loop over the old array (iter-grew-mid) with it.B corrupt
+    (one less) raised IndexError: the bucket cache sliced a chunk read for the shorter array."""
+    case = test_classic.Case(toolchain, "iter-grew-mid")
+    layout = MapLayout("classic", case.layout, parse_build_version(toolchain.split("-")[0]).minor)
+    iterator = classic.decode_iterator(case.memory, case.hiter, case.layout)
+    offset = field_offsets(classic_layout(case.layout).hiter)["B"][0]
+    memory = case.patched(case.hiter + offset, bytes([iterator.fields["B"] - 2]))
+    corrupt = classic.decode_iterator(memory, case.hiter, case.layout)
+    assert corrupt.fields["B"] == iterator.fields["B"] - 2
+    prediction = for_layout(layout).predict(memory, corrupt, case.decode(), INT64)
+    # the replay walks what memory says, the smaller array: fewer entries ahead, each read whole
+    assert all(len(visit.key) == 8 for visit in prediction.next)
+    assert len(prediction.next) < len(for_layout(layout).predict(case.memory, iterator, case.decode(), INT64).next)
 
 
 @pytest.mark.parametrize("build", test_swiss.BUILDS)

@@ -69,7 +69,10 @@ class _Buckets:
             if base <= address < base + count * self.size and (address - base) % self.size == 0:
                 per_chunk = max(1, READ_CHUNK_BYTES // self.size)
                 chunk = (address - base) // self.size // per_chunk
-                key = (base, chunk)
+                # the count is part of the key: a loop that started before a grow walks the map's old
+                # array, registered twice; with a corrupt it.B the two counts differ, and a chunk cached
+                # for the shorter one must not be sliced for the longer one
+                key = (base, count, chunk)
                 if key not in self.chunks:
                     first = chunk * per_chunk
                     buckets = min(per_chunk, count - first)
