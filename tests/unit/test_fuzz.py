@@ -27,7 +27,7 @@ Targets (``TARGETS``; every call goes through ``bounded``):
   output must read back, every entry a token;
 * ``snapshot:show``: the same mutants; whatever loads accepts goes through
   ``render_snapshot`` (every format), ``diff_snapshots`` both ways and
-  ``render_diff`` (a strict xfail while finding 2 is open).
+  ``render_diff``.
 
 What every case must do: end in a result or in the project's own error for
 that call (``ALLOWED``), with a one-line message; within ``CASE_CPU_SECONDS``
@@ -49,7 +49,6 @@ import collections
 import copy
 import functools
 import json
-import os
 import signal
 import struct
 import time
@@ -812,10 +811,7 @@ _running = [""]
 SHORT_EXAMPLES = {"map": 40, "iterator": 40, "random": 60, "snapshot:read": 150, "snapshot:show": 150}
 # Targets whose short campaign fails on a finding not fixed yet (docs/fuzzing.md): strict, so that the
 # fix makes the test fail until the mark goes.
-KNOWN_FAILING = {
-    "snapshot:show": "finding 2 of docs/fuzzing.md: show/diff of a valid snapshot whose optional parts have "
-                     "other JSON types than the decoders write raise (AttributeError, TypeError)",
-}
+KNOWN_FAILING: Dict[str, str] = {}   # target -> why it is expected to fail (strict xfail); none open
 
 
 def campaign_settings(examples: int, *, derandomize: bool, database=None, shrink: bool = True) -> settings:
@@ -933,10 +929,9 @@ def test_findings_stay_fixed(target, name, mutations):
         assert failed(refused) and "exceeds 1048576" in str(refused)
 
 
-# 2. Not fixed (docs/fuzzing.md, finding 2): the schema leaves these parts of a snapshot open, loads
-#    accepts any JSON there, and show/diff read them as the decoders write them. One minimal case
-#    per field (the snapshot:show target finds them all); each is a strict xfail, so a fix makes it
-#    fail until its mark goes.
+# 2. Fixed (docs/fuzzing.md, finding 2): the schema leaves these parts of a snapshot open, loads
+#    accepts any JSON there, and show/diff read them as the decoders write them; such a map or
+#    iterator is now shown or compared by its required keys, saying so. One minimal case per field.
 SHOW_FINDINGS = [
     ("classic-callback-enter.json", ("maps", 0, "buckets", 0, "slots"), [], "render_snapshot"),
     ("classic-callback-enter.json", ("iterators", 0, "prediction"), 0, "render_snapshot"),
@@ -949,8 +944,7 @@ SHOW_FINDINGS = [
 
 
 @pytest.mark.parametrize("seed, path, value, call", [
-    pytest.param(*finding, id=f"2-{finding[0].split('-')[0]}-{'.'.join(map(str, finding[1]))}",
-                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="finding 2, not fixed"))
+    pytest.param(*finding, id=f"2-{finding[0].split('-')[0]}-{'.'.join(map(str, finding[1]))}")
     for finding in SHOW_FINDINGS])
 def test_show_findings(seed, path, value, call):
     doc = copy.deepcopy(seed_snapshot(seed)[1])

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..messages import one_line
 from ..render.maptext import address_text
 
 DIFF_FORMAT = "gdb-hiter-diff"
@@ -595,10 +596,57 @@ def _map_brief(doc: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _iter_brief(doc: Dict[str, Any], maps: Dict[int, Dict[str, Any]]) -> Dict[str, Any]:
+    try:
+        meaning = iterator_meaning(doc, maps.get(doc.get("map_address")))
+    except SHOW_ERRORS as error:
+        meaning = [f"cannot be described: {not_as_written(error)}"]
     return {"address": doc.get("address"), "impl": doc.get("impl"), "map_address": doc.get("map_address"),
             "state": doc.get("state"), "stale": doc.get("stale"), "goroutine": doc.get("goroutine"),
-            "function": doc.get("function"),
-            "meaning": iterator_meaning(doc, maps.get(doc.get("map_address")))}
+            "function": doc.get("function"), "meaning": meaning}
+
+
+# The schema fixes what every reader relies on and leaves implementation
+# details open; a file from elsewhere can hold any JSON there. Reading such a
+# part fails with one of these, and the map or iterator is then compared (or
+# shown) by its required keys only, saying so, instead of the command failing.
+SHOW_ERRORS = (AttributeError, IndexError, KeyError, TypeError, ValueError)
+_ITERATOR_REQUIRED = ("address", "impl", "layout", "map_address", "state", "stale", "map_grew_since_start",
+                      "cleared_since_start", "problems")
+
+
+def not_as_written(error: Exception) -> str:
+    return (f"the file's object is not as gdb-hiter writes it ({type(error).__name__}: "
+            f"{one_line(str(error), 120)})")
+
+
+def required_map(doc: Dict[str, Any]) -> Dict[str, Any]:
+    return {name: doc.get(name) for name in ("address", "type", "expression", "impl", "layout", "count", "flags",
+                                             "growing", "entries", "problems")}
+
+
+def _required_iterator(doc: Dict[str, Any]) -> Dict[str, Any]:
+    reduced = {name: doc.get(name) for name in _ITERATOR_REQUIRED}
+    reduced.update(position={}, current=None, remaining={}, fields={}, map=None)
+    return reduced
+
+
+def _diff_map_or_required(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
+    try:
+        return diff_map(a, b)
+    except SHOW_ERRORS as error:
+        item = diff_map(required_map(a), required_map(b))
+        item["events"].insert(0, f"compared by header, entries and problems only: {not_as_written(error)}")
+        return item
+
+
+def _diff_iterator_or_required(a, b, maps_b, paired_by, maps_a) -> Dict[str, Any]:
+    try:
+        return diff_iterator(a, b, maps_b, paired_by, maps_a)
+    except SHOW_ERRORS as error:
+        item = diff_iterator(_required_iterator(a), _required_iterator(b), {}, paired_by, {})
+        item["events"].insert(0, f"compared by state only: {not_as_written(error)}")
+        item["changed"] = True
+        return item
 
 
 # ---------------------------------------------------------------------------
@@ -649,7 +697,8 @@ def diff_snapshots(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
         notes.append("A was taken after B: the diff reads backwards in time")
     maps_a = {item["address"]: item for item in a.get("maps") or ()}
     maps_b = {item["address"]: item for item in b.get("maps") or ()}
-    map_diffs = [diff_map(maps_a[address], maps_b[address]) for address in sorted(set(maps_a) & set(maps_b))]
+    map_diffs = [_diff_map_or_required(maps_a[address], maps_b[address])
+                 for address in sorted(set(maps_a) & set(maps_b))]
     only_a = [_map_brief(maps_a[address]) for address in sorted(set(maps_a) - set(maps_b))]
     only_b = [_map_brief(maps_b[address]) for address in sorted(set(maps_b) - set(maps_a))]
 
@@ -667,7 +716,7 @@ def diff_snapshots(a: Dict[str, Any], b: Dict[str, Any]) -> Dict[str, Any]:
             left_a.remove(on_a[0])
             left_b.remove(on_b[0])
     pairs.sort(key=lambda pair: (pair[1].get("address") or 0))
-    iter_diffs = [diff_iterator(old, new, maps_b, paired_by, maps_a) for old, new, paired_by in pairs]
+    iter_diffs = [_diff_iterator_or_required(old, new, maps_b, paired_by, maps_a) for old, new, paired_by in pairs]
     iters_only_a = [_iter_brief(item, maps_a) for item in left_a]
     iters_only_b = [_iter_brief(item, maps_b) for item in left_b]
 

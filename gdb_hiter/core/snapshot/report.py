@@ -20,6 +20,7 @@ from pygments.token import Token
 
 from ..messages import display_safe, markdown_code, markdown_text
 from ..render.maptext import address_text, location_text
+from .diff import SHOW_ERRORS, required_map, not_as_written
 from .document import describe
 
 FORMATS = ("text", "markdown", "json")
@@ -383,29 +384,38 @@ def _iter_short(item: Dict[str, Any]) -> str:
     return text
 
 
+def _iterator_lines(item: Dict[str, Any], maps: Dict[Any, Dict[str, Any]], indent: str) -> List[str]:
+    """An iterator's title line and what it means for the loop (indented), or why it cannot be shown."""
+    from .diff import iterator_meaning
+    try:
+        return [_iter_short(item)] + [indent + sentence
+                                      for sentence in iterator_meaning(item, maps.get(item.get("map_address")))]
+    except SHOW_ERRORS as error:
+        return [f"iterator {address_text(item.get('address'))} over map {address_text(item.get('map_address'))}: "
+                f"{item.get('state')}", indent + f"cannot be described: {not_as_written(error)}"]
+
+
 def _snapshot_text(doc: Dict[str, Any], limit: Optional[int]) -> str:
     from ..render import maptext
-    from .diff import iterator_meaning
     lines = list(_snapshot_header(doc))
     maps = {item.get("address"): item for item in doc.get("maps") or ()}
     for item in doc.get("maps") or ():
         lines.append("")
         try:
             lines.append(maptext.map_text(item, limit=limit))
-        except (KeyError, TypeError, ValueError):   # a map object with only the common keys
+        except SHOW_ERRORS as error:   # a map object with only the common keys, or details not as we write them
             lines.append(_map_short(item))
+            if set(item) - set(required_map(item)):
+                lines.append(f"  shown by its required keys only: {not_as_written(error)}")
             for entry in (item.get("entries") or ())[:limit]:
                 lines.append(f"  {entry['key']}: {entry['value']}  ({location_text(entry.get('location'))})")
     for item in doc.get("iterators") or ():
         lines.append("")
-        lines.append(_iter_short(item))
-        for sentence in iterator_meaning(item, maps.get(item.get("map_address"))):
-            lines.append(f"  {sentence}")
+        lines += _iterator_lines(item, maps, "  ")
     return "\n".join(lines) + "\n"
 
 
 def _snapshot_markdown(doc: Dict[str, Any]) -> str:
-    from .diff import iterator_meaning
     out = ["## gdb-hiter snapshot", ""] + [f"- {markdown_text(row)}" for row in _snapshot_header(doc)] + [""]
     maps = {item.get("address"): item for item in doc.get("maps") or ()}
     if doc.get("maps"):
@@ -428,8 +438,9 @@ def _snapshot_markdown(doc: Dict[str, Any]) -> str:
         if rows:
             out += _md_folded(f"{len(rows)} entries", _md_table(["key", "value", "location"], rows), len(rows))
     for item in doc.get("iterators") or ():
-        out += [f"### {markdown_text(_iter_short(item))}", ""]
-        out += [f"- {markdown_text(sentence)}" for sentence in iterator_meaning(item, maps.get(item.get("map_address")))] + [""]
+        title, *sentences = _iterator_lines(item, maps, "")
+        out += [f"### {markdown_text(title)}", ""]
+        out += [f"- {markdown_text(sentence)}" for sentence in sentences] + [""]
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"
