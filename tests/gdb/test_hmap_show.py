@@ -9,6 +9,7 @@ compared as sorted lists of [key, value] (a multiset: NaN keys repeat).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections import Counter
 from typing import Dict, List
 
@@ -53,18 +54,23 @@ def truth_at_stop(text: str, stop: int = 1) -> Dict[str, dict]:
     raise AssertionError(f"the fixture did not reach stop {stop}:\n{text[-3000:]}")
 
 
+STOP_AT = Path(__file__).resolve().parents[1] / "stop_at.py"
+
+
 def stop_commands(stop: int = 1) -> List[str]:
     """Run to the ``stop``-th call of main.stopHere (the fixture counts them in main.stopCount).
 
-    The condition matters: a Go thread can hit the same breakpoint twice (a
+    The count matters: a Go thread can hit the same breakpoint twice (a
     signal such as the runtime's preemption SIGURG arriving while gdb steps
-    over it), so "continue" alone may stop at the same place again.
+    over it), so "continue" alone may stop at the same place again. It is
+    checked by a Python breakpoint (tests/stop_at.py), not a gdb condition,
+    which gdb 13.1 now and then let the program run past.
     """
-    return [f"break main.stopHere if main.stopCount == {stop}", "run"]
+    return [f"python exec(open({str(STOP_AT)!r}).read()); STOP_AT.want = {stop}", "run"]
 
 
 def next_stop_commands(stop: int) -> List[str]:
-    return [f"condition 1 main.stopCount == {stop}", "continue"]
+    return [f"python STOP_AT.want = {stop}", "continue"]
 
 
 def pairs(doc: dict) -> List[List[str]]:
