@@ -5,9 +5,11 @@ an unknown one (``main.mInts``, a typo) either resolves silently to the
 name looked up before it, or, after a quoted name (``'main.mInt'``), ends
 gdb with a segmentation fault, killing the debugged process. Plain gdb does
 both (``print main.sessions`` then ``print main.sessionz`` prints the first
-map again). So a name of the form ``pkg.name`` that is not a variable of
-the current frame is looked up in the symbol tables first, and an unknown
-one is refused before the parser sees it.
+map again). So every name of the form ``pkg.name`` in the expression
+(``main.x``, ``(main.x)``, ``*main.x``, ``main.a[main.i]``, not inside
+quotes, not a field of something before it) whose ``pkg`` is not a
+variable of the current frame is looked up in the symbol tables first, and
+an unknown one is refused before the parser sees it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import gdb
 
 from .command import UserError
 
-# The leading package-qualified name of an expression: "main.store" of "main.store.sessions[0]".
-_QUALIFIED = re.compile(r"[\s*&]*([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
+# A package-qualified name that starts an operand: "main.store" of "(main.store.sessions[0])", not
+# ".sessions" (a field), not "x->main.y", not a name inside quotes (blanked out first).
+_QUALIFIED = re.compile(r"(?<![\w.$\]\)>])([A-Za-z_]\w*)\.([A-Za-z_]\w*)|(?<=->)([A-Za-z_]\w*)")
+_QUOTED = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"")
 
 
 def evaluate(expression: str, what: str = "") -> "gdb.Value":
@@ -38,18 +42,36 @@ def evaluate(expression: str, what: str = "") -> "gdb.Value":
         raise UserError(f"cannot evaluate {label}{expression!r}: {error}") from None
 
 
+def is_number(text: str) -> bool:
+    """``0xc000012345`` or ``123``: an address typed as a number, not an expression."""
+    try:
+        int(text, 0)
+    except ValueError:
+        return False
+    return True
+
+
 def unknown_package_name(expression: str) -> Optional[str]:
-    """``pkg.name`` when ``expression`` starts with it, ``pkg`` is no variable in scope and no symbol has that name."""
-    match = _QUALIFIED.match(expression)
-    if match is None:
-        return None
-    package, _ = match.groups()
-    if _in_scope(package):
-        return None     # "m.field": a variable's field, not a package's variable
-    name = f"{match.group(1)}.{match.group(2)}"
-    if gdb.lookup_global_symbol(name) is not None or gdb.lookup_static_symbol(name) is not None:
-        return None
-    return name
+    """The first ``pkg.name`` of ``expression`` whose ``pkg`` is no variable in scope and that no symbol has."""
+    blanked = _QUOTED.sub(lambda match: " " * len(match.group(0)), expression)
+    for match in _QUALIFIED.finditer(blanked):
+        package, member = match.group(1), match.group(2)
+        if package is None or _in_scope(package):
+            continue     # "p->x" or "m.field": a variable's field, not a package's variable
+        name = f"{package}.{member}"
+        if gdb.lookup_global_symbol(name) is None and gdb.lookup_static_symbol(name) is None \
+                and not _is_type(name):
+            return name
+    return None
+
+
+def _is_type(name: str) -> bool:
+    """``main.T`` in a cast such as ``*(*main.T)(0xc000010000)``."""
+    try:
+        gdb.lookup_type(name)
+    except gdb.error:
+        return False
+    return True
 
 
 def _in_scope(name: str) -> bool:

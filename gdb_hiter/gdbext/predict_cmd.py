@@ -17,7 +17,7 @@ from ..core.maps.interface import IteratorError
 from ..core.maps.model import DecodedMap, raw_text
 from ..core.maps.prediction import Prediction
 from ..core.memory import UnreadableMemory
-from . import gotypes_gdb, hiter_cmd
+from . import expressions, gotypes_gdb, hiter_cmd
 from .command import HiterCommand, UserError
 from .mapref import map_implementation, resolve_map
 from .memory import InferiorMemory
@@ -142,7 +142,8 @@ def _iterators(target: Optional[str], all_goroutines: bool, implementation, memo
             map_address = address   # not an iterator: a map, whose iterators are wanted
             not_an_iterator = error
     search = hiter_cmd.find_iterators(all_goroutines=all_goroutines, map_address=map_address)
-    if not search.results and not_an_iterator is not None:
+    if not search.results and not_an_iterator is not None and expressions.is_number(target):
+        # an address that is no iterator; a map expression gets "No live map iterator ... over it" instead
         where = "any goroutine's stack" if all_goroutines else "the current goroutine's stack"
         raise UserError(f"{target}: not a live iterator ({not_an_iterator}), and no iterator on {where} walks "
                         "a map at that address (hiter-show ADDR --force decodes an iterator anyway)")

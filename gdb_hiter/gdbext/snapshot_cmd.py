@@ -31,10 +31,11 @@ from ..core.snapshot.diff import diff_snapshots
 from ..core.memory import UnreadableMemory
 from ..core.snapshot.report import FORMATS, render_diff
 from ..core.snapshot.document import SnapshotError, describe, make_snapshot, read_snapshot, write_snapshot
+from . import expressions
 from . import goroutines_gdb as gg
 from . import gotypes_gdb
 from . import hiter_cmd
-from . import hmap_cmd
+from . import mapref
 from . import predict_cmd
 from . import settings
 from .command import HiterCommand, UserError
@@ -158,8 +159,25 @@ def snapshot_prediction(loop: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def map_document_for(expression: str, limit: Optional[int], type_name: Optional[str] = None) -> Dict[str, Any]:
-    """The ``hmap-show --json`` object of a map, made JSON-plain for a snapshot."""
-    return _plain(hmap_cmd.map_document_for(expression, limit, type_name))
+    """The ``hmap-show --json`` object of a map, made JSON-plain for a snapshot.
+
+    A map whose header is refused before any walk (a classic B or count that
+    cannot be real, an unreadable header) is still a map of the snapshot: its
+    address, type and the problem, so the file says what happened to it.
+    """
+    ref = mapref.resolve_map(expression, type_name)   # no such name, nil map: UserError, a note
+    memory = InferiorMemory()
+    try:
+        decoded = ref.implementation.decode_map(memory, ref.address, ref.maptype)
+    except (UnreadableMemory, ValueError) as error:
+        report = version_report()
+        return {"address": ref.address, "type": ref.type_name, "expression": expression, "impl": report.map_impl,
+                "layout": report.layout, "count": 0, "flags": [], "growing": False, "entries": [],
+                "entries_found": 0, "entries_shown": 0, "complete": False,
+                "problems": [{"what": "header-refused", "why": str(error), "address": ref.address}]}
+    render_key, render_value = ref.renderers(memory)
+    return _plain(maptext.map_document(decoded, ref.type_name, render_key, render_value, expression=expression,
+                                       show=limit))
 
 
 def _descriptor_of(iterator: Dict[str, Any]) -> Optional[int]:
@@ -189,14 +207,6 @@ def map_of_iterator(memory, implementation, iterator: Dict[str, Any], limit: Opt
         notes.append(f"map {address:#x}: cannot decode it: {error}")
         return None
     return _plain(maptext.map_document(decoded, name or "map[?]?", None, None, show=limit))
-
-
-def _is_address(text: str) -> bool:
-    try:
-        int(text, 0)
-        return True
-    except ValueError:
-        return False
 
 
 def collect(*, targets: Sequence[str] = (), iterators_too: bool = True, every_iterator: bool = False,
@@ -229,7 +239,7 @@ def collect(*, targets: Sequence[str] = (), iterators_too: bool = True, every_it
 
     wanted_maps: List[int] = []
     for target in targets:
-        if _is_address(target):
+        if expressions.is_number(target):
             address = int(target, 0)
             try:
                 implementation.check_iterator(memory, address)

@@ -36,11 +36,16 @@ def test_a_corrupt_map_costs_only_itself(build, loader, tmp_path):
     count = truth["main.mInt"]["len"]
     printed = run.of("print main.mInt").split(" = ", 1)[1].strip()
     assert run.of("print $maplen(main.mInt)").split(" = ")[1].strip() == str(count)
-    if build.map_impl == "classic":   # the header alone is refused: a note, and the other map whole
-        (good,) = doc["maps"]
+    if build.map_impl == "classic":   # the header alone is refused: a map with that problem, the other whole
+        bad, good = doc["maps"]
         assert_matches_truth(good, truth["main.mStr"], build)
         why = "B = 70 is not a real map (max 40)"
-        assert any(note.startswith("main.mInt: ") and note.endswith(why) for note in doc["limits"]["cut"])
+        assert (bad["expression"], bad["type"], bad["entries"], bad["complete"]) == \
+            ("main.mInt", "map[int64]int64", [], False)
+        (problem,) = bad["problems"]
+        assert problem["what"] == "header-refused" and problem["why"].endswith(why), problem
+        assert problem["why"].startswith("hmap at 0x")   # said once, not "main.mInt: main.mInt: ..."
+        assert doc["limits"]["cut"] == []
         assert printed.startswith("<error: map[int64]int64: hmap at 0x") and printed.endswith(why + ">"), printed
         return
     bad, good = doc["maps"]

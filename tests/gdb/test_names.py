@@ -23,6 +23,9 @@ TYPO_COMMANDS = [
     "hmap-show main.mInt --json",          # looks up runtime.types, renders keys and values
     "print 'main.mStr'",                   # a quoted name, as a user may type one
     "hmap-show main.mInts",
+    "hmap-show (main.nosuch)",             # a typo that is not the leading token (crashed gdb)
+    "hiter-find (main.nosuch)",
+    "hmap-show (main.mStr) --json",        # and a real name in parentheses still resolves to itself
     "hiter-find main.nosuch",
     "hiter-show main.nosuch",
     "hiter-snapshot main.nosuch",
@@ -38,6 +41,11 @@ def test_typo_after_a_decode_is_one_line_and_gdb_lives(build, loader):
     assert "Fatal signal" not in run.text and run.returncode == 0, run.text[-3000:]
     assert run.of("hmap-show main.mInts") == \
         "hmap-show: cannot evaluate 'main.mInts': No symbol \"main.mInts\" in the program\n"
+    assert run.of("hmap-show (main.nosuch)") == \
+        "hmap-show: cannot evaluate '(main.nosuch)': No symbol \"main.nosuch\" in the program\n"
+    assert run.of("hiter-find (main.nosuch)") == \
+        "hiter-find: cannot evaluate MAP-EXPR '(main.nosuch)': No symbol \"main.nosuch\" in the program\n"
+    assert_matches_truth(json.loads(run.of("hmap-show (main.mStr) --json")), truth["main.mStr"], build)
     assert run.of("hiter-find main.nosuch") == \
         "hiter-find: cannot evaluate MAP-EXPR 'main.nosuch': No symbol \"main.nosuch\" in the program\n"
     assert run.of("hiter-show main.nosuch") == \
