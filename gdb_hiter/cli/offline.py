@@ -132,10 +132,14 @@ def _redact_file(args, salt: str) -> int:
 def _redact_directory(source: str, target: str, salt: str, force: bool) -> int:
     """A capture directory redacted whole: each snapshot with one salt, index.json and report.md
     rebuilt from the redacted snapshots; gdb.log and any other file left out, and said so."""
-    from .capture import INDEX_NAME, REPORT_NAME, finish_directory
+    from .capture import INDEX_NAME, PROGRAM_OUTPUT, REPORT_NAME, finish_directory
     source, target = os.path.abspath(source), os.path.abspath(target)
-    if target == source or target.startswith(source + os.sep):
-        return _fail(f"{target}: the redacted capture must go outside {source}")
+    # by what the paths are, not how they are spelt: a symlink or bind mount to DIR is DIR
+    real_source, real_target = os.path.realpath(source), os.path.realpath(target)
+    if (real_target == real_source or real_target.startswith(real_source + os.sep)
+            or real_source.startswith(real_target + os.sep)
+            or (os.path.isdir(target) and os.path.samefile(source, target))):
+        return _fail(f"{target}: the redacted capture must go outside {source}, and not hold it")
     try:
         names = snapshot_files(source)
         if os.path.lexists(target) and (not os.path.isdir(target) or os.path.islink(target)):
@@ -144,7 +148,9 @@ def _redact_directory(source: str, target: str, salt: str, force: bool) -> int:
         present = os.listdir(target)
         if present and not force:
             return _fail(f"{target}: not empty ({sorted(present)[0]}, ...): choose a new directory or pass --force")
-        for name in snapshot_files(target):
+        # --force: what an earlier capture or redaction left there goes, so nothing in clear stays
+        for name in snapshot_files(target) + [n for n in (INDEX_NAME, REPORT_NAME, PROGRAM_OUTPUT, "gdb.log")
+                                              if os.path.lexists(os.path.join(target, n))]:
             os.unlink(os.path.join(target, name))
     except OSError as error:
         return _fail(f"{error.filename or target}: {error.strerror or error}")
@@ -159,16 +165,22 @@ def _redact_directory(source: str, target: str, salt: str, force: bool) -> int:
             return _fail(f"{index_path}: cannot read: {getattr(error, 'strerror', None) or error}")
         if not isinstance(outcome, dict):
             return _fail(f"{index_path}: not a capture index")
+    skipped = []
     for name in names:
         path = os.path.join(source, name)
         try:
-            write_snapshot(redact_snapshot(read_snapshot(path), salt), os.path.join(target, name),
-                           follow_symlinks=False)
+            redacted = redact_snapshot(read_snapshot(path), salt)
+        except (SnapshotError, RedactError) as error:   # an unreadable snapshot of a capture: left out, said
+            skipped.append(name)
+            print(f"gdb-hiter: redact: left out {one_line(str(error) if path in str(error) else f'{path}: {error}')}",
+                  file=sys.stderr)
+            continue
+        try:
+            write_snapshot(redacted, os.path.join(target, name), follow_symlinks=False)
         except SnapshotError as error:
             return _fail(str(error))
-        except RedactError as error:
-            return _fail(f"{path}: {error}")
-    left_out = sorted(set(os.listdir(source)) - set(names) - {INDEX_NAME, REPORT_NAME})
+    others = sorted(set(os.listdir(source)) - set(names) - {INDEX_NAME, REPORT_NAME})
+    left_out = others + skipped
     for key in ("format", "version", "snapshots", "unreadable"):
         outcome.pop(key, None)
     if isinstance(outcome.get("command"), list):   # the program's arguments may be data too
@@ -178,8 +190,8 @@ def _redact_directory(source: str, target: str, salt: str, force: bool) -> int:
         finish_directory(target, outcome)
     except OSError as error:
         return _fail(f"{target}: cannot write: {error.strerror or error}")
-    if left_out:
-        print(f"gdb-hiter: redact: left out {', '.join(left_out)} (not snapshots: "
+    if others:
+        print(f"gdb-hiter: redact: left out {', '.join(others)} (not snapshots: "
               "gdb.log holds keys and values in clear)", file=sys.stderr)
     return EXIT_OK
 

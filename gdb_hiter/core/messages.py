@@ -69,8 +69,10 @@ def display_safe(document: Any) -> Any:
 # HTML, links and images, which all need "](" or "][", table cells, entities)
 # and a nested block started right after our "- " or "### ".
 # "[0]" alone and "a_b" inside a word change nothing, so they stay readable.
-_MARKDOWN_INLINE = re.compile(r"[\\`*|~<>]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|\](?=[(\[])|&(?=#?\w+;)")
-_MARKDOWN_BLOCK_START = re.compile(r"^(\s*)([#+=-]|\d+(?=[.)]))")
+_MARKDOWN_INLINE = re.compile(r"[\\`*|~<>@]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|\](?=[(\[])|&(?=#?\w+;)"
+                              r"|(?<=[hH][tT][tT][pP]):|(?<=[hH][tT][tT][pP][sS]):|(?<=[fF][tT][pP]):"
+                              r"|(?<=\b[wW][wW][wW])\.|#(?=\s*$)")   # GFM autolinks; a heading's closing #
+_MARKDOWN_BLOCK_START = re.compile(r"^(\s*)([#+=\[-]|\d+(?=[.)]))")   # "[x]: url" defines a link too
 
 
 def markdown_text(text: str, *, starts_block: bool = True) -> str:

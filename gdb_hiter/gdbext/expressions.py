@@ -23,7 +23,7 @@ from .command import UserError
 
 # A package-qualified name that starts an operand: "main.store" of "(main.store.sessions[0])", not
 # ".sessions" (a field), not "x->main.y", not a name inside quotes (blanked out first).
-_QUALIFIED = re.compile(r"(?<![\w.$\]\)>])([A-Za-z_]\w*)\.([A-Za-z_]\w*)|(?<=->)([A-Za-z_]\w*)")
+_QUALIFIED = re.compile(r"(?<![\w.$\]\)])(?<!->)([A-Za-z_]\w*)\.([A-Za-z_]\w*)|(?<=->)([A-Za-z_]\w*)")
 _QUOTED = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"")
 
 

@@ -98,7 +98,9 @@ def test_display_safe_copies_without_recursion():
     ("buckets[0] slot 0", "buckets[0] slot 0"),
     ("start_bucket, x_y", "start_bucket, x_y"),
     ("_em_ *b* a|b <b> &amp; ~~s~~ \\", "\\_em\\_ \\*b\\* a\\|b \\<b\\> \\&amp; \\~\\~s\\~\\~ \\\\"),
-    ("[click](http://e) ![i][r]", "[click\\](http://e) ![i\\][r]"),
+    ("[click](http://e) ![i][r]", "\\[click\\](http\\://e) ![i\\][r]"),
+    ("see https://evil.example or www.evil.com, a@b.c", "see https\\://evil.example or www\\.evil.com, a\\@b.c"),
+    ("[x]: http://e", "\\[x]: http\\://e"), ("title #", "title \\#"), ("title # x", "title # x"),
     ("# h", "\\# h"), ("  - x", "  \\- x"), ("12. y", "12\\. y"), ("3) z", "3\\) z"), ("12 entries", "12 entries"),
 ])
 def test_markdown_text(text, expected):

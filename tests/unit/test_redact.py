@@ -228,3 +228,29 @@ def test_a_capture_directory_is_redacted_whole(tmp_path):
     inside = _cli("redact", capture, capture / "r", "--salt", SALT)
     assert inside.returncode == 2 and "the redacted capture must go outside" in inside.stderr
     assert _cli("redact", capture, out, "--salt", SALT, "--force").returncode == 0
+
+
+def test_redacting_a_capture_into_itself_by_another_name_is_refused(tmp_path):
+    capture = tmp_path / "capture"
+    capture.mkdir()
+    snapshot.write_snapshot(string_snapshot(), capture / "0001-manual.json")
+    (tmp_path / "link").symlink_to(capture)
+    for target in (tmp_path / "link", capture / "sub", tmp_path):
+        result = _cli("redact", capture, target, "--salt", SALT, "--force")
+        assert result.returncode == 2 and "the redacted capture must go outside" in result.stderr, (target, result)
+    assert (capture / "0001-manual.json").exists()   # nothing of the source was touched
+
+
+def test_an_unreadable_snapshot_is_left_out_and_force_clears_what_was_in_clear(tmp_path):
+    capture, out = tmp_path / "capture", tmp_path / "out"
+    capture.mkdir()
+    out.mkdir()
+    snapshot.write_snapshot(string_snapshot(), capture / "0001-manual.json")
+    (capture / "0002-manual.json").write_text('{"truncated": ')
+    (out / "gdb.log").write_text('["key-00"] = 1000')      # an earlier capture's log, in clear
+    result = _cli("redact", capture, out, "--salt", SALT, "--force")
+    assert result.returncode == 0, result.stderr
+    assert "left out " in result.stderr and "0002-manual.json" in result.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["0001-manual.json", "index.json", "report.md"]
+    index = json.loads((out / "index.json").read_text())
+    assert index["redacted"]["left_out"] == ["0002-manual.json"]

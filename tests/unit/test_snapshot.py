@@ -411,3 +411,19 @@ def test_an_iterator_object_that_breaks_the_schema_is_left_out_with_a_note():
     assert doc["iterators"] == [iterator]
     assert doc["limits"]["cut"] == ["iterator 0x1000: not recorded, its object is not valid: "
                                     "$.iterators[1].state: must be one of ['not-started', 'in-progress', 'finished']"]
+
+
+def test_a_reduced_map_keeps_whether_its_entries_are_all_of_them():
+    build = SWISS_BUILD
+    item = swiss_map_json(build, "multi", "main.multi")
+    item = dict(item, dirLen=-5, entries=item["entries"][:3], entries_shown=3)
+    doc = swiss_snapshot(build, 1, [item], [])
+    kept = doc["maps"][0]
+    assert "unrecorded" in kept and kept["entries_found"] == item["entries_found"] and kept["entries_shown"] == 3
+    assert not snapshot.map_entries_complete(kept)
+
+
+def test_a_number_too_large_for_a_float_is_not_json():
+    text = snapshot.dumps(sample_classic()[0]).replace('"hash0": ', '"hash0": 1e400, "was": ', 1)
+    with pytest.raises(SnapshotError, match=r"not JSON: 1e400 is too large for a JSON number"):
+        snapshot.loads(text)

@@ -129,6 +129,8 @@ def _path_of(doc: Any, bad: float, path: str) -> str:
 # whose object breaks the schema (a corrupt header: dirLen < 0, globalDepth >
 # 64) moves under "unrecorded", kept as read.
 _MAP_CORE = ("address", "type", "expression", "impl", "layout", "count", "flags", "growing", "entries", "problems")
+# kept too when valid: whether the entries are all of them (a diff needs it)
+_MAP_COMPLETENESS = ("entries_found", "entries_shown", "entries_complete")
 
 
 def recordable_map(item: Dict[str, Any], where: str = "$.maps[]") -> Dict[str, Any]:
@@ -155,10 +157,18 @@ def recordable_map(item: Dict[str, Any], where: str = "$.maps[]") -> Dict[str, A
             _check_json_numbers(trial)
         except Exception:   # this field is what breaks the object
             reduced[name] = default
+    for name in _MAP_COMPLETENESS:
+        if name in item:
+            trial = dict(reduced, **{name: item[name]})
+            try:
+                _part_validator("map")(trial)
+            except Exception:   # not a valid count: left under "unrecorded" with the rest
+                continue
+            reduced[name] = item[name]
     reduced["problems"] = list(reduced["problems"]) + [{
         "what": "snapshot", "why": f"map object not valid ({why}): only its address, type and entries are "
                                    "recorded; the rest is under \"unrecorded\" as read"}]
-    unrecorded = {name: value for name, value in item.items() if name not in _MAP_CORE}
+    unrecorded = {name: value for name, value in item.items() if name not in _MAP_CORE and name not in reduced}
     if reduced["count"] != item.get("count"):
         unrecorded["count"] = item.get("count")
     try:
@@ -264,10 +274,18 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; 1e400 would be infinity, which no writer of JSON can give back."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text[:40]} is too large for a JSON number")
+    return value
+
+
 def loads(text: str, name: str = "<snapshot>") -> Dict[str, Any]:
     """Parse and check snapshot text; ``SnapshotError`` ("NAME: problem") otherwise."""
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         if not text.strip():
             raise SnapshotError(f"{name}: empty file, not a snapshot") from None

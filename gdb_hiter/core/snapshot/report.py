@@ -14,6 +14,7 @@ bytes): the golden-file tests depend on it.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pygments.token import Token
@@ -51,14 +52,25 @@ def _value(name: str, value: Any) -> str:
     return str(value)
 
 
+# Characters json leaves raw with ensure_ascii=False that a terminal may still act on (DEL, the C1
+# controls such as CSI U+009B) or that end a line for some readers (U+2028, U+2029). In JSON text
+# they can only be inside strings, where \uXXXX means the same.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _json_safe(text: str) -> str:
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
+
+
 def _json(doc: Any) -> str:
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return _json_safe(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
 def json_chunks(doc: Any) -> Iterator[str]:
     """``_json(doc)`` in pieces: a 10^6-entry document is written without holding its text (and the
     millions of fragments ``json.dumps`` joins) in memory at once."""
-    yield from json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False).iterencode(doc)
+    for piece in json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False).iterencode(doc):
+        yield _json_safe(piece)
     yield "\n"
 
 
