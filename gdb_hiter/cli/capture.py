@@ -510,6 +510,18 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _took_exit(outcome: Dict[str, Any], event: Optional[Dict[str, Any]]) -> bool:
+    """Record gdb's exit event (a status or a signal) in ``outcome``; False when it says neither."""
+    if not event or (event.get("exit_code") is None and not event.get("signal")):
+        return False
+    if event.get("exit_code") is not None:
+        outcome["program_exit"] = event["exit_code"]
+    else:
+        outcome["program_signal"] = event["signal"]
+    outcome["program_status_source"] = "gdb"
+    return True
+
+
 def _from_wait_status(outcome: Dict[str, Any], status: int, source: str) -> None:
     if os.WIFSIGNALED(status):
         outcome["program_signal"] = _signal_name(os.WTERMSIG(status))
@@ -548,12 +560,7 @@ def _run_program(session: Session, channel: _Channel, deadline: Optional[float])
                 outcome["signals_received"].append(event.get("signal"))
         exited = next((e for e in events if e.get("event") == "exited"), None)
         died = next((e for e in events if e.get("event") == "died"), None)
-        if exited and (exited.get("exit_code") is not None or exited.get("signal")):
-            if exited.get("exit_code") is not None:
-                outcome["program_exit"] = exited["exit_code"]
-            else:
-                outcome["program_signal"] = exited["signal"]
-            outcome["program_status_source"] = "gdb"
+        if _took_exit(outcome, exited):
             return outcome
         if died is not None and died.get("wait_status") is not None:
             _from_wait_status(outcome, died["wait_status"], "/proc (in stop())")
@@ -573,12 +580,7 @@ def _run_program(session: Session, channel: _Channel, deadline: Optional[float])
                 raise GdbFailed("gdb lost control of the program (it says its threads are running; see gdb.log)")
             continue                     # alive: a stop we did not ask for (a user breakpoint?)
         late = channel.wait_for("exited", LATE_EXIT_SECONDS if probe.get("pid") else 0.5, since=seen)
-        if late and (late.get("exit_code") is not None or late.get("signal")):
-            if late.get("exit_code") is not None:
-                outcome["program_exit"] = late["exit_code"]
-            else:
-                outcome["program_signal"] = late["signal"]
-            outcome["program_status_source"] = "gdb"
+        if _took_exit(outcome, late):
             return outcome
         if probe.get("wait_status") is not None:
             _from_wait_status(outcome, probe["wait_status"], "/proc")
