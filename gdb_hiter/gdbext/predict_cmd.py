@@ -44,10 +44,15 @@ class PredictedLoop:
         return data
 
 
-def predict_iterator(memory, implementation, iterator, found: Optional[hiter_cmd.Found] = None) -> PredictedLoop:
-    """Decode the map ``iterator`` walks and replay the rest of its loop."""
+def predict_iterator(memory, implementation, iterator, found: Optional[hiter_cmd.Found] = None,
+                     live_map=None) -> PredictedLoop:
+    """Decode the map ``iterator`` walks and replay the rest of its loop.
+
+    ``live_map``: that map already decoded now, as ``_live_map`` gives it
+    (decoded map, key GoType, (render_key, render_value)), so it is not decoded twice.
+    """
     notes: List[str] = []
-    live, key_type, renderers = _live_map(memory, implementation, iterator, notes)
+    live, key_type, renderers = live_map or _live_map(memory, implementation, iterator, notes)
     prediction = implementation.predict(memory, iterator, live, key_type)
     render_key, render_value = renderers
     return PredictedLoop(prediction, live, render_key, render_value, found, notes)

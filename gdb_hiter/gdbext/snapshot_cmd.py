@@ -49,9 +49,22 @@ from .program import current_program, version_report
 
 @dataclass
 class Taken:
+    """One snapshot of the session: in memory, or only in its file (a watch with --out keeps
+    its snapshots on disk, so that gdb's memory does not grow with the number of transitions)."""
+
     seq: int
-    doc: Dict[str, Any]
+    kept: Optional[Dict[str, Any]]
     path: Optional[str]
+    summary: Dict[str, Any]
+
+    @property
+    def doc(self) -> Dict[str, Any]:
+        if self.kept is not None:
+            return self.kept
+        try:
+            return read_snapshot(self.path)
+        except SnapshotError as error:
+            raise UserError(str(error)) from None
 
 
 SESSION: List[Taken] = []
@@ -61,8 +74,11 @@ def next_seq() -> int:
     return (SESSION[-1].seq + 1) if SESSION else 1
 
 
-def remember(doc: Dict[str, Any], path: Optional[str]) -> Taken:
-    taken = Taken(doc["seq"], doc, path)
+def remember(doc: Dict[str, Any], path: Optional[str], *, keep: bool = True) -> Taken:
+    """Add a snapshot to the session; ``keep=False``: only its file and a summary are kept."""
+    summary = {"label": doc.get("label"), "event": doc["event"], "cfunc": doc.get("cfunc"),
+               "maps": len(doc["maps"]), "iterators": len(doc["iterators"])}
+    taken = Taken(doc["seq"], doc if keep or path is None else None, path, summary)
     SESSION.append(taken)
     return taken
 
@@ -299,10 +315,10 @@ def _list_text() -> str:
         return "No snapshots in this session (hiter-snapshot takes one)."
     rows = [("seq", "label", "event", "maps", "iterators", "file")]
     for taken in SESSION:
-        doc = taken.doc
-        event = doc["event"] + (f" ({doc['cfunc']})" if doc.get("cfunc") else "")
-        rows.append((str(taken.seq), doc.get("label") or "-", event, str(len(doc["maps"])),
-                     str(len(doc["iterators"])), taken.path or "-"))
+        summary = taken.summary
+        event = summary["event"] + (f" ({summary['cfunc']})" if summary.get("cfunc") else "")
+        rows.append((str(taken.seq), summary.get("label") or "-", event, str(summary["maps"]),
+                     str(summary["iterators"]), taken.path or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 

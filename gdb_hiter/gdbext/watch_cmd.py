@@ -43,10 +43,11 @@ from typing import Any, Dict, List, Optional
 import gdb
 
 from ..core.program import goroutines as core_goroutines
-from ..core.snapshot.document import SnapshotError, describe, snapshot_files, write_snapshot
+from ..core.snapshot.document import SnapshotError, describe, snapshot_files
 from . import capture_channel
 from . import goroutines_gdb as gg
 from . import snapshot_cmd
+from . import transitions
 from .command import HiterCommand, UserError
 from .memory import InferiorMemory
 from .program import current_program, symbol_address, version_report
@@ -106,6 +107,11 @@ class Watch:
     taken: List[int] = field(default_factory=list)                     # seqs
     errors: List[str] = field(default_factory=list)
     cfunc_names: Dict[str, Optional[str]] = field(default_factory=dict)
+    recorder: Optional[transitions.Recorder] = None
+
+    def __post_init__(self):
+        self.recorder = transitions.Recorder(targets=list(self.maps), every_iterator=self.iterators,
+                                             out_dir=self.out_dir, limit=self.limit)
 
     # -- what a breakpoint does
 
@@ -166,14 +172,11 @@ class Watch:
                 return
 
     def take(self, event: str, cfunc: Optional[str], goid: Optional[int]) -> Dict[str, Any]:
-        doc = snapshot_cmd.collect(targets=self.maps, iterators_too=True, every_iterator=self.iterators,
-                                   limit=self.limit,
-                                   event=event, cfunc=cfunc, goroutine=goid)
-        path = None
-        if self.out_dir:
-            path = os.path.join(self.out_dir, f"{doc['seq']:04d}-{event}.json")
-            write_snapshot(doc, path, follow_symlinks=False)
-        snapshot_cmd.remember(doc, path)
+        seq = snapshot_cmd.next_seq()
+        path = os.path.join(self.out_dir, f"{seq:04d}-{event}.json") if self.out_dir else None
+        doc, written, timing = self.recorder.take(seq=seq, event=event, cfunc=cfunc, goroutine=goid, path=path)
+        self.last_timing, self.last_written = timing, written
+        snapshot_cmd.remember(doc, path, keep=path is None)
         self.taken.append(doc["seq"])
         gdb.write(f"hiter-watch: {describe(doc)}: {len(doc['maps'])} map(s), {len(doc['iterators'])} "
                   f"iterator(s){' -> ' + path if path else ''}\n")
@@ -210,6 +213,8 @@ class Watch:
             if bp.is_valid():
                 bp.delete()
         self.breakpoints, self.returns, self.pending = [], {}, {}
+        if self.recorder is not None:
+            self.recorder.close()
 
 
 class _EntryBreakpoint(gdb.Breakpoint):

@@ -332,7 +332,7 @@ def test_cli_errors_are_one_line(files):
     result = run("diff", files / "a.json", files / "bad.json")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == (f"gdb-hiter: {files / 'bad.json'}: written by a newer gdb-hiter: version 7; "
-                             "this reads version 1\n")
+                             "this reads versions 1 and 2\n")
     result = run("show", files / "nothing.json")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"gdb-hiter: {files / 'nothing.json'}: cannot read: ")

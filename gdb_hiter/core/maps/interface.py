@@ -34,7 +34,7 @@ from ..program.versioninfo import VersionReport
 from ..render.gotypes import GoType
 from .keyequality import KeyIdentity
 from .model import DecodedMap
-from .prediction import LiveIndex, Prediction
+from .prediction import LiveIndex, Prediction, continued
 
 # ``state`` of every decoded iterator:
 #   not-started: the compiler's zeroed temporary, or inside mapiterinit before its first step
@@ -76,6 +76,9 @@ class MapImplementation(ABC):
 
     #: the runtime's name of the iterator struct
     iterator_name: str
+    #: iterator fields set when its loop starts and never changed by the loop's steps
+    #: (the map, its type, the random start): equal values mean the same walk over the same memory
+    loop_start_fields: tuple = ()
 
     def __init__(self, layout: MapLayout):
         self.layout = layout
@@ -147,6 +150,25 @@ class MapImplementation(ABC):
             if note not in prediction.inexact:
                 prediction.inexact.append(note)
         return prediction
+
+    def loop_start(self, iterator: Any) -> Optional[tuple]:
+        """What fixes the walk of ``iterator``'s loop (``loop_start_fields``; None for a field the layout lacks)."""
+        fields = iterator.fields or {}
+        if not fields:
+            return None
+        return tuple(fields.get(name) for name in self.loop_start_fields)   # clearSeq: only some layouts
+
+    def continue_prediction(self, previous: Prediction, previous_iterator: Any, iterator: Any,
+                            live: Optional[DecodedMap]) -> Optional[Prediction]:
+        """``predict`` for a loop that only moved on since ``previous`` (made for ``previous_iterator``),
+        when nothing else it reads has changed: ``prediction.continued``; None to replay instead."""
+        if live is None or iterator.state != "in-progress":
+            return None
+        start = self.loop_start(iterator)
+        if start is None or start != self.loop_start(previous_iterator):
+            return None
+        fields = iterator.fields
+        return continued(previous, fields.get("key"), fields.get("elem"), live)
 
     @abstractmethod
     def _predict(self, memory: MemoryReader, iterator: Any, live: Optional[DecodedMap],

@@ -156,6 +156,46 @@ class LiveIndex:
             return None
 
 
+def continued(previous: Prediction, current_key: Optional[int], current_elem: Optional[int],
+              live: DecodedMap) -> Optional[Prediction]:
+    """The prediction of a loop that only moved on since ``previous``, without replaying it.
+
+    For when nothing the replay reads has changed since ``previous`` but the
+    iterator itself, whose loop (same start) now stands at the entry whose key
+    and element are at ``current_key`` / ``current_elem``. The replay is a
+    function of that memory, and the loop received what ``previous`` said it
+    would: so it stands at one of ``previous.next``, what is ahead is the rest
+    of that list, and what it received on the way is now behind it (the walk
+    from the loop's start to its position returns it). None when that cannot
+    be said from ``previous`` alone: it was not exact, its position behind the
+    loop was not found, an entry on the way is not in the live map (the map is
+    growing, or the loop walks storage the map left), or the position is not
+    in the list.
+    """
+    if previous.inexact or previous.current is None or current_key is None:
+        return None
+    if any(reason == NOT_AHEAD for _, reason in previous.not_visited):
+        return None
+    step = None
+    for position, visit in enumerate(previous.next):
+        if visit.key_address == current_key and visit.value_address == current_elem:
+            step = position
+            break
+    if step is None:
+        return None
+    by_address = {address: position for position, address in enumerate(live.entries.key_addresses)}
+    reasons = dict(previous.not_visited)
+    for visit in [previous.current] + previous.next[:step + 1]:
+        position = by_address.get(visit.key_address)
+        if position is None or visit.maybe:
+            return None
+        reasons[position] = BEHIND
+    current = previous.next[step]
+    del reasons[by_address[current.key_address]]
+    return Prediction(previous.iterator, previous.map_address, current, previous.next[step + 1:], [],
+                      sorted(reasons.items()))
+
+
 def read_exact(memory: MemoryReader, address: int, size: int, what: str) -> bytes:
     if size == 0:
         return b""

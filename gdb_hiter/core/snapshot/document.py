@@ -1,10 +1,13 @@
 """Snapshots: the maps and iterators of one program at one moment, as a JSON document.
 
-Pure core (no gdb). The format is ``gdb-hiter-snapshot`` version 1, described
+Pure core (no gdb). The format is ``gdb-hiter-snapshot`` version 2, described
 field by field in docs/snapshot-format.md and checked by the JSON Schema
-``gdb_hiter/schema/snapshot-v1.schema.json`` (compiled once with
-fastjsonschema). Reading a snapshot only ever parses JSON: nothing in a file
-is evaluated.
+``schema/snapshot-v2.schema.json`` (compiled once with fastjsonschema).
+Version 2 is version 1 plus stored objects: in a capture directory a big map
+or iterator object may be a reference to chunks of ``chunks.sqlite``
+(``store.py``), which ``read_snapshot`` resolves. Version-1 files are read
+and checked against ``snapshot-v1.schema.json``. Reading a snapshot only
+ever parses JSON: nothing in a file is evaluated.
 
 ``write_snapshot`` is atomic: the document is validated, written to a
 temporary file in the target's directory, fsynced and renamed over the
@@ -23,12 +26,14 @@ import re
 from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..files import read_regular, write_atomic
+from ..files import MAX_INPUT_BYTES, read_regular, write_atomic
+from .store import STORE_NAME, StoreError, is_reference, references_in, resolve_stored
 
 FORMAT = "gdb-hiter-snapshot"
-VERSION = 1
+VERSION = 2
+READ_VERSIONS = (1, 2)
 EVENTS = ("manual", "cgocall-enter", "cgocall-return", "cgocallback-enter", "cgocallback-return", "core")
-SCHEMA_NAME = "snapshot-v1.schema.json"
+SCHEMA_NAME = "snapshot-v2.schema.json"
 
 
 class SnapshotError(ValueError):
@@ -40,16 +45,17 @@ class SnapshotError(ValueError):
 
 
 @functools.lru_cache(maxsize=None)
-def load_schema() -> Dict[str, Any]:
-    """The JSON Schema of format version 1 (package data)."""
-    text = resources.files("gdb_hiter.core.snapshot.schema").joinpath(SCHEMA_NAME).read_text(encoding="utf-8")
+def load_schema(version: int = VERSION) -> Dict[str, Any]:
+    """The JSON Schema of a format version (package data)."""
+    name = f"snapshot-v{version}.schema.json"
+    text = resources.files("gdb_hiter.core.snapshot.schema").joinpath(name).read_text(encoding="utf-8")
     return json.loads(text)
 
 
 @functools.lru_cache(maxsize=None)
-def _validator():
+def _validator(version: int = VERSION):
     import fastjsonschema  # imported late: only snapshots need it
-    return fastjsonschema.compile(load_schema())
+    return fastjsonschema.compile(load_schema(version))
 
 
 def _json_path(name: str) -> str:
@@ -65,12 +71,37 @@ def _part_validator(definition: str):
                                    "$ref": f"#/definitions/{definition}"})
 
 
-def validate_snapshot(doc: Any, *, parsed: bool = False) -> None:
-    """Raise ``SnapshotError`` ("$.maps[0].count: must be integer") unless ``doc`` is a valid v1 snapshot.
+def validate_snapshot(doc: Any, *, parsed: bool = False, version: Optional[int] = None) -> None:
+    """Raise ``SnapshotError`` ("$.maps[0].count: must be integer") unless ``doc`` is a valid snapshot.
 
-    ``parsed``: ``doc`` comes from ``loads``, whose parser already refused NaN and infinities.
+    ``version``: the format version to check against (default: the document's own,
+    if this reads it, else the current one). ``parsed``: ``doc`` comes from ``loads``,
+    whose parser already refused NaN and infinities.
     """
-    _validate(_validator(), doc, check_numbers=not parsed)
+    if version is None:
+        own = doc.get("version") if isinstance(doc, dict) else None
+        version = own if own in READ_VERSIONS and type(own) is int else VERSION
+    _validate(_validator(version), doc, check_numbers=not parsed)
+
+
+def validate_part(definition: str, item: Any, where: str) -> None:
+    """``SnapshotError`` unless ``item`` is a valid object of the schema's ``definition`` ("map", "iterator")."""
+    _validate(_part_validator(definition), item, where, check_numbers=True)
+
+
+def validate_stub(doc: Dict[str, Any]) -> None:
+    """Check a snapshot whose big objects are stored (``store.py``): everything but those objects.
+
+    The stored objects' text is gdb-hiter's own rendering of what it decoded
+    (a capture's hot path checks their structure where it makes them); only
+    the document around them and its inline objects are validated here.
+    """
+    shell = dict(doc, maps=[], iterators=[])
+    _validate(_validator(), shell, check_numbers=True)
+    for part, definition in (("maps", "map"), ("iterators", "iterator")):
+        for index, item in enumerate(doc[part]):
+            if not is_reference(item):
+                _validate(_part_validator(definition), item, f"$.{part}[{index}]", check_numbers=True)
 
 
 def _validate(validator, doc: Any, prefix: str = "", *, check_numbers: bool = False) -> None:
@@ -282,8 +313,11 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def loads(text: str, name: str = "<snapshot>") -> Dict[str, Any]:
-    """Parse and check snapshot text; ``SnapshotError`` ("NAME: problem") otherwise."""
+def loads(text: str, name: str = "<snapshot>", directory: Optional[str] = None) -> Dict[str, Any]:
+    """Parse and check snapshot text; ``SnapshotError`` ("NAME: problem") otherwise.
+
+    ``directory``: where the file is, whose ``chunks.sqlite`` holds its stored objects.
+    """
     try:
         doc = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
@@ -297,12 +331,12 @@ def loads(text: str, name: str = "<snapshot>") -> Dict[str, Any]:
         raise SnapshotError(f"{name}: not JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
     except (ValueError, RecursionError) as error:
         raise SnapshotError(f"{name}: not JSON: {str(error).splitlines()[0]}") from None
-    check_loaded(doc, name)
+    check_loaded(doc, name, directory)
     return doc
 
 
-def check_loaded(doc: Any, name: str) -> None:
-    """The checks of ``read_snapshot`` on an already parsed document."""
+def check_loaded(doc: Any, name: str, directory: Optional[str] = None) -> None:
+    """The checks of ``read_snapshot`` on an already parsed document (stored objects resolved in place)."""
     if not isinstance(doc, dict):
         raise SnapshotError(f"{name}: not a gdb-hiter snapshot (the JSON is a {type(doc).__name__}, "
                             f"not an object)")
@@ -313,12 +347,21 @@ def check_loaded(doc: Any, name: str) -> None:
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise SnapshotError(f"{name}: snapshot version {version!r} is not a number")
+    readable = " and ".join(str(number) for number in READ_VERSIONS)
     if version > VERSION:
-        raise SnapshotError(f"{name}: written by a newer gdb-hiter: version {version}; this reads version {VERSION}")
-    if version < VERSION:
-        raise SnapshotError(f"{name}: snapshot version {version} is not supported; this reads version {VERSION}")
+        raise SnapshotError(f"{name}: written by a newer gdb-hiter: version {version}; this reads versions {readable}")
+    if version not in READ_VERSIONS:
+        raise SnapshotError(f"{name}: snapshot version {version} is not supported; this reads versions {readable}")
+    if version >= 2 and references_in(doc):
+        if directory is None:
+            raise SnapshotError(f"{name}: its big objects are stored in a capture directory's {STORE_NAME}: "
+                                "read it from there (gdb-hiter export makes a single file)")
+        try:
+            resolve_stored(doc, directory, MAX_INPUT_BYTES)
+        except StoreError as error:
+            raise SnapshotError(f"{name}: {error}") from None
     try:
-        validate_snapshot(doc, parsed=True)
+        validate_snapshot(doc, parsed=True, version=version)
     except SnapshotError as error:
         raise SnapshotError(f"{name}: invalid snapshot: {error}") from None
 
@@ -334,7 +377,7 @@ def read_snapshot(path) -> Dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SnapshotError(f"{name}: not JSON: not UTF-8 text (byte {error.start})") from None
-    return loads(text, name)
+    return loads(text, name, os.path.dirname(os.path.abspath(name)))
 
 
 # hiter-watch --out and gdb-hiter capture name each snapshot NNNN-<event>.json

@@ -42,6 +42,10 @@ class ClassicMaps(MapImplementation):
     def iterator_size(self) -> int:
         return classic_layout(self.layout.layout).hiter.sizeof()
 
+    # mapiterinit: h, t, the bucket array and B at the start, the random start (startBucket, offset),
+    # and the map's clearSeq then (go1.24-1.25 noswissmap only)
+    loop_start_fields = ("t", "h", "buckets", "B", "startBucket", "offset", "clearSeq")
+
     def parse_maptype(self, memory, address: int) -> MapType:
         return parse_maptype(memory, address, self.layout.layout)
 

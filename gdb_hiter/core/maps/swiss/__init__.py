@@ -43,6 +43,9 @@ class SwissMaps(MapImplementation):
     def iterator_size(self) -> int:
         return swiss_layout(self.layout.layout, self.layout.go_minor).iterator.sizeof()
 
+    # Iter.Init: typ, m, the random start (entryOffset, dirOffset) and the map's clearSeq then
+    loop_start_fields = ("typ", "m", "entryOffset", "dirOffset", "clearSeq")
+
     def parse_maptype(self, memory, address: int) -> SwissMapType:
         return parse_maptype(memory, address, self.layout.layout, go_minor=self.layout.go_minor)
 
