@@ -1,4 +1,4 @@
-"""The offline subcommands of ``gdb-hiter`` (no gdb needed): ``show``, ``diff``, ``redact``.
+"""The offline subcommands of ``gdb-hiter`` (no gdb needed): ``show``, ``diff``, ``export``, ``redact``.
 
 ``add_offline_commands(subparsers)`` registers them on the ``gdb-hiter``
 parser (each sets ``handler``). Errors are one line on stderr, ``gdb-hiter: FILE: problem``, exit
@@ -11,15 +11,16 @@ import json
 import os
 import secrets
 import sys
-from typing import Iterable, Optional, TextIO, Union
+from typing import Any, Dict, Iterable, Optional, TextIO, Union
 
 from ..core.messages import one_line
 from ..core.snapshot.diff import diff_snapshots
 from ..core.files import read_regular
-from ..core.snapshot.redact import RedactError, redact_snapshot, token
+from ..core.snapshot.redact import RedactError, RedactMemo, redact_snapshot, token
+from ..core.snapshot.store import INLINE_CHARS, STORE_NAME, ChunkStore, StoredObject
 from ..core.snapshot.report import FORMATS, json_chunks, render_diff, render_snapshot
 from ..core.snapshot.document import (
-    SnapshotError, dumps, read_snapshot, snapshot_files, validate_snapshot, write_snapshot,
+    SnapshotError, dumps, read_snapshot, snapshot_files, validate_snapshot, write_snapshot, write_stored_snapshot,
 )
 
 EXIT_OK = 0
@@ -166,20 +167,32 @@ def _redact_directory(source: str, target: str, salt: str, force: bool) -> int:
         if not isinstance(outcome, dict):
             return _fail(f"{index_path}: not a capture index")
     skipped = []
-    for name in names:
-        path = os.path.join(source, name)
-        try:
-            redacted = redact_snapshot(read_snapshot(path), salt)
-        except (SnapshotError, RedactError) as error:   # an unreadable snapshot of a capture: left out, said
-            skipped.append(name)
-            print(f"gdb-hiter: redact: left out {one_line(str(error) if path in str(error) else f'{path}: {error}')}",
-                  file=sys.stderr)
-            continue
-        try:
-            write_snapshot(redacted, os.path.join(target, name), follow_symlinks=False)
-        except SnapshotError as error:
-            return _fail(str(error))
-    others = sorted(set(os.listdir(source)) - set(names) - {INDEX_NAME, REPORT_NAME})
+    memo = RedactMemo()
+    # a capture with a store is redacted into one: what did not change is redacted and stored once
+    store = ChunkStore(target, write=True) if os.path.isfile(os.path.join(source, STORE_NAME)) else None
+    texts = RedactMemo()
+    try:
+        for name in names:
+            path = os.path.join(source, name)
+            try:
+                redacted = redact_snapshot(read_snapshot(path), salt, memo)
+            except (SnapshotError, RedactError) as error:   # an unreadable snapshot of a capture: left out, said
+                skipped.append(name)
+                print(f"gdb-hiter: redact: left out "
+                      f"{one_line(str(error) if path in str(error) else f'{path}: {error}')}", file=sys.stderr)
+                continue
+            try:
+                if store is None:
+                    write_snapshot(redacted, os.path.join(target, name), follow_symlinks=False)
+                else:
+                    write_stored_snapshot(_as_stored(redacted, texts), os.path.join(target, name), store)
+            except SnapshotError as error:
+                return _fail(str(error))
+    finally:
+        if store is not None:
+            store.close()
+    others = sorted(set(os.listdir(source)) - set(names) - {INDEX_NAME, REPORT_NAME, STORE_NAME}
+                    - {STORE_NAME + "-wal", STORE_NAME + "-shm"})
     left_out = others + skipped
     for key in ("format", "version", "snapshots", "unreadable"):
         outcome.pop(key, None)
@@ -193,6 +206,36 @@ def _redact_directory(source: str, target: str, salt: str, force: bool) -> int:
     if others:
         print(f"gdb-hiter: redact: left out {', '.join(others)} (not snapshots: "
               "gdb.log holds keys and values in clear)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _as_stored(doc: Dict[str, Any], texts: RedactMemo) -> Dict[str, Any]:
+    """``doc`` with each big object as a ``StoredObject``, one per distinct object (so stored once)."""
+    out = dict(doc)
+    for part in ("maps", "iterators"):
+        items = []
+        for item in doc[part]:
+            stored = texts.get(item)
+            if stored is None:
+                text = json.dumps(item, allow_nan=False)
+                stored = texts.put(item, StoredObject(text, key=(part, item.get("address"))) if len(text) >= INLINE_CHARS
+                                   else item)
+            items.append(stored)
+        out[part] = items
+    return out
+
+
+def cmd_export(args) -> int:
+    try:
+        doc = read_snapshot(args.file)
+    except SnapshotError as error:
+        return _fail(str(error))
+    if os.path.lexists(args.output) and not args.force:
+        return _fail(f"{args.output}: exists (pass --force to replace it)")
+    try:
+        write_snapshot(doc, args.output)
+    except SnapshotError as error:
+        return _fail(str(error))
     return EXIT_OK
 
 
@@ -215,6 +258,16 @@ def add_offline_commands(subparsers) -> None:
     diff.add_argument("--color", choices=("auto", "on", "off"), default="auto",
                       help="colour the text output (auto: stdout is a terminal and NO_COLOR is unset)")
     diff.set_defaults(handler=cmd_diff)
+
+    export = subparsers.add_parser(
+        "export", help="write one snapshot of a capture directory as a self-contained file",
+        description="Read FILE (a snapshot; in a capture directory its big maps and iterators are kept in "
+                    "DIR/chunks.sqlite) and write OUT.json holding the whole document, as hiter-snapshot "
+                    "--out writes it: one file to attach to a bug report.")
+    export.add_argument("file", metavar="FILE", help="a snapshot file, e.g. DIR/0003-cgocallback-return.json")
+    export.add_argument("output", metavar="OUT", help="the file to write")
+    export.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    export.set_defaults(handler=cmd_export)
 
     redact = subparsers.add_parser(
         "redact", help="replace every key and value of a snapshot by a salted hash token",

@@ -25,9 +25,7 @@ the same stop (a test in real gdb compares them).
 
 from __future__ import annotations
 
-import errno
 import json
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -40,7 +38,7 @@ from ..core.memimage import Footprint, PrefetchedMemory, RecordingReader, reads_
 from ..core.memory import UnreadableMemory
 from ..core.render import maptext
 from ..core.snapshot import document
-from ..core.snapshot.store import INLINE_CHARS, ChunkStore, StoredObject, stored_document
+from ..core.snapshot.store import INLINE_CHARS, ChunkStore, StoredObject
 from . import expressions
 from . import gotypes_gdb
 from . import mapref
@@ -168,23 +166,7 @@ class Recorder:
         written = 0
         started = time.perf_counter()
         if self.store is not None and path is not None:
-            try:
-                stub, written = stored_document(doc, self.store)
-            except sqlite3.Error as error:
-                failure = document.SnapshotError(f"{self.store.path}: cannot store chunks: {error}")
-                if "full" in str(error):
-                    failure.os_error = OSError(errno.ENOSPC, str(error))
-                raise failure from None
-            document.validate_stub(stub)
-            text = json.dumps(stub, sort_keys=True, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
-            try:
-                from ..core.files import write_atomic
-                written += write_atomic(path, text, follow_symlinks=False)
-            except OSError as error:
-                failure = document.SnapshotError(f"{path}: cannot write: {error.strerror or error}")
-                failure.os_error = error
-                raise failure from None
-            doc = stub
+            written = document.write_stored_snapshot(doc, path, self.store)
         else:
             doc = dict(doc, maps=[_as_object(item) for item in doc["maps"]],
                        iterators=[_as_object(item) for item in doc["iterators"]])

@@ -18,6 +18,7 @@ one.
 from __future__ import annotations
 
 import datetime
+import errno
 import functools
 import json
 import math
@@ -27,7 +28,7 @@ from importlib import resources
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..files import MAX_INPUT_BYTES, read_regular, write_atomic
-from .store import STORE_NAME, StoreError, is_reference, references_in, resolve_stored
+from .store import STORE_NAME, StoreError, is_reference, references_in, resolve_stored, stored_document
 
 FORMAT = "gdb-hiter-snapshot"
 VERSION = 2
@@ -299,6 +300,33 @@ def write_snapshot(doc: Dict[str, Any], path, *, follow_symlinks: bool = True) -
         failure = SnapshotError(f"{os.fspath(path)}: cannot write: {error.strerror or error}")
         failure.os_error = error      # hiter-watch tells capture which (ENOSPC: a full disk)
         raise failure from None
+
+
+def write_stored_snapshot(doc: Dict[str, Any], path, store) -> int:
+    """Write ``doc`` into a capture directory: its big objects (dicts, or ``StoredObject`` texts) into
+    ``store`` (a ``store.ChunkStore``) first, then the file naming them; the bytes added to disk.
+
+    The file is renamed into place whole but not fsynced: a killed gdb or capture (the crash this
+    guards against) loses nothing written, and an fsync per cgo transition would cost more than the
+    snapshot. Capture syncs the directory once at its end.
+    """
+    import sqlite3
+    try:
+        stub, added = stored_document(doc, store)
+    except sqlite3.Error as error:
+        failure = SnapshotError(f"{store.path}: cannot store chunks: {error}")
+        if "full" in str(error):
+            failure.os_error = OSError(errno.ENOSPC, str(error))
+        raise failure from None
+    validate_stub(stub)
+    text = json.dumps(stub, sort_keys=True, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+    try:
+        added += write_atomic(path, text, follow_symlinks=False)
+    except OSError as error:
+        failure = SnapshotError(f"{os.fspath(path)}: cannot write: {error.strerror or error}")
+        failure.os_error = error
+        raise failure from None
+    return added
 
 
 def _reject_constant(name: str):

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Dict, List, Union
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Union
 
 TOKEN_HEX_DIGITS = 12   # 48 bits: a chance collision among 10^5 distinct keys is about 2 in 10^5
 DATA_TEXT_FIELDS = {"key", "value", "elem", "key_text", "elem_text", "value_text"}
@@ -132,14 +133,40 @@ def _redact_tree(root: Any, salt: bytes) -> Any:
     return holder[0]
 
 
-def redact_snapshot(doc: Dict[str, Any], salt: Union[str, bytes]) -> Dict[str, Any]:
-    """A redacted copy of snapshot ``doc`` (``doc`` itself is not changed)."""
+class RedactMemo:
+    """Objects already redacted, by identity: the snapshots of a capture read back share every
+    map and iterator that did not change (``store.py``), which is then redacted once."""
+
+    KEPT = 16
+
+    def __init__(self):
+        self.done: "OrderedDict[int, tuple]" = OrderedDict()
+
+    def get(self, original: Any) -> Any:
+        found = self.done.get(id(original))
+        return found[1] if found is not None and found[0] is original else None
+
+    def put(self, original: Any, redacted: Any) -> Any:
+        self.done[id(original)] = (original, redacted)     # the original is held: its id stays its own
+        while len(self.done) > self.KEPT:
+            self.done.popitem(last=False)
+        return redacted
+
+
+def redact_snapshot(doc: Dict[str, Any], salt: Union[str, bytes], memo: Optional[RedactMemo] = None) -> Dict[str, Any]:
+    """A redacted copy of snapshot ``doc`` (``doc`` itself is not changed).
+
+    ``memo``: objects redacted before (the same salt) are not redacted again.
+    """
     if doc.get("redacted"):
         raise RedactError("the snapshot is already redacted")
     salt_bytes = _salt_bytes(salt)
     result = dict(doc)   # what is not replaced below is shared with ``doc``, never changed
     maps = []
     for original in doc.get("maps") or ():
+        if memo is not None and memo.get(original) is not None:
+            maps.append(memo.get(original))
+            continue
         item = dict(original)
         if isinstance(item.get("entries"), list):
             item["entries"] = [dict(entry, key=token(salt_bytes, "k", entry["key"]),
@@ -149,10 +176,17 @@ def redact_snapshot(doc: Dict[str, Any], salt: Union[str, bytes]) -> Dict[str, A
             _redact_seeds(item["header"], salt_bytes)
         if "unrecorded" in item:
             item["unrecorded"] = _redact_tree(item["unrecorded"], salt_bytes)
-        maps.append(item)
+        maps.append(memo.put(original, item) if memo is not None else item)
     if "maps" in doc:
         result["maps"] = maps
-    result["iterators"] = [_redact_prediction(_redact_tree(item, salt_bytes), salt_bytes)
-                           for item in result.get("iterators") or ()]
+    iterators = []
+    for original in result.get("iterators") or ():
+        redacted = memo.get(original) if memo is not None else None
+        if redacted is None:
+            redacted = _redact_prediction(_redact_tree(original, salt_bytes), salt_bytes)
+            if memo is not None:
+                memo.put(original, redacted)
+        iterators.append(redacted)
+    result["iterators"] = iterators
     result["redacted"] = {"method": "hmac-sha256", "salted": True, "token_hex_digits": TOKEN_HEX_DIGITS}
     return result
