@@ -303,6 +303,7 @@ def stored_document(doc: Dict[str, Any], store: ChunkStore) -> Tuple[Dict[str, A
                 items.append(json.loads(obj.text))
                 continue
             added += store.store(obj, key=obj.key)
+            obj.text = ""            # stored: the text of a 1M-entry map need not stay in gdb's memory
             items.append(obj.reference())
         out[part] = items
     return out, added

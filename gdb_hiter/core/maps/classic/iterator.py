@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, Dict, List, Optional
 
 from ...layouts.classic import (
@@ -12,7 +13,7 @@ from ...layouts.classic import (
 from ...memory import MemoryReader, UnreadableMemory
 from ..model import Problem
 from .common import (
-    ClassicMapError, DEFAULT_MAX_CHAIN, READ_CHUNK_BYTES, UnreadableMap, _U64, _is_pointer, _plain,
+    ClassicMapError, DEFAULT_MAX_CHAIN, READ_CHUNK_BYTES, UnreadableMap, _FULL_TOPHASH, _U64, _is_pointer, _plain,
 )
 from .maptype import MapType, parse_maptype
 from .walk import old_bucket_count, read_hmap
@@ -308,8 +309,8 @@ def _count_ahead(memory: MemoryReader, it: Dict[str, int], maptype: MapType, buc
     overflow_at = size - POINTER_SIZE
     total = 1 << it["B"]
 
-    def chain(buffer: bytes, first_slot: int) -> Optional[int]:
-        count, depth = 0, 0
+    def chain(buffer: bytes, first_slot: int, depth: int = 0) -> Optional[int]:
+        count = 0
         while True:
             count += sum(1 for index in range(first_slot, BUCKET_SLOTS)
                          if buffer[(index + it["offset"]) % BUCKET_SLOTS] >= MIN_TOP_HASH)
@@ -343,10 +344,27 @@ def _count_ahead(memory: MemoryReader, it: Dict[str, int], maptype: MapType, buc
     except UnreadableMemory:
         return None
     first = it["startBucket"] if starting else it["bucket"]
-    for step in range(buckets):
-        index = (first + step) % total
-        here = chain(array[index * size:(index + 1) * size], 0)
-        if here is None:
-            return None
-        count += here
+    # Whole buckets still to start count every full slot whatever the offset: their tophash words
+    # are counted in bulk; only buckets with an overflow chain are walked one by one.
+    words = memoryview(array).cast("Q")
+    stride = size // POINTER_SIZE
+    tophashes = words[0::stride].tobytes()
+    overflows = words[overflow_at // POINTER_SIZE::stride]
+    first %= total
+    spans = [(first, min(first + buckets, total))]
+    if first + buckets > total:
+        spans.append((0, min(first + buckets - total, total)))
+    for low, high in spans:
+        count += tophashes[low * BUCKET_SLOTS:high * BUCKET_SLOTS].translate(_FULL_TOPHASH).count(1)
+        for index in compress(range(low, high), overflows[low:high]):
+            following = overflows[index]
+            if not _is_pointer(following):
+                return None
+            try:
+                here = chain(memory.read(following, size), 0, 1)   # the chain's first overflow bucket
+            except UnreadableMemory:
+                return None
+            if here is None:
+                return None
+            count += here
     return count
