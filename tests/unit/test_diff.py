@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from gdb_hiter.core.snapshot import diff as diff_module
 from gdb_hiter.core.snapshot import document as snapshot
 from gdb_hiter.core.snapshot.diff import diff_entries, diff_snapshots, iterator_meaning
 from gdb_hiter.core.snapshot.report import md_cell, render_diff, render_snapshot
@@ -221,6 +222,40 @@ def test_no_change_and_limited_entries():
     item = diff_snapshots(a, cut)["maps"][0]
     assert item["entries"]["complete"] is False and len(item["entries"]["removed"]) == 25
     assert "entry lists were cut" in diff_snapshots(a, cut)["summary"][0]
+
+
+def _no_entry_comparison(*_args):
+    raise AssertionError("the entries were compared")
+
+
+@pytest.mark.parametrize("sample", [sample_classic, sample_swiss])
+def test_the_same_map_object_is_unchanged_without_comparing_entries(sample, monkeypatch):
+    a, _ = sample()
+    slow = diff_snapshots(a, copy.deepcopy(a))      # the full comparison of two equal maps
+    monkeypatch.setattr(diff_module, "diff_entries", _no_entry_comparison)
+    fast = diff_snapshots(a, dict(a))                # a shallow copy: the very same map objects
+    assert fast == slow and not fast["changed"]
+    assert all(item["entries"]["unchanged"] == len(doc["entries"]) for item, doc in zip(fast["maps"], a["maps"]))
+    with pytest.raises(AssertionError, match="the entries were compared"):
+        diff_snapshots(a, copy.deepcopy(a))          # equal, but not known to be: compared
+
+
+def test_maps_with_equal_state_digests_are_unchanged_without_comparing_entries(monkeypatch):
+    a, b = sample_classic()
+    before, after = copy.deepcopy(a["maps"][0]), copy.deepcopy(b["maps"][0])
+    assert diff_module.diff_map(before, after)["changed"]
+    before["state"] = after["state"] = "sha256:0123"    # format v2's content digest: the same content
+    monkeypatch.setattr(diff_module, "diff_entries", _no_entry_comparison)
+    item = diff_module.diff_map(before, after)
+    assert not item["changed"] and item["entries"]["added"] == [] and item["header"] == []
+    assert item["entries"]["unchanged"] == len(after["entries"])
+    for other in ("sha256:4567", None):                 # another digest, or none on one side: compared
+        after["state"] = other
+        with pytest.raises(AssertionError, match="the entries were compared"):
+            diff_module.diff_map(before, after)
+    del after["state"]
+    with pytest.raises(AssertionError, match="the entries were compared"):
+        diff_module.diff_map(before, after)
 
 
 def test_maps_only_on_one_side():
