@@ -462,3 +462,16 @@ def test_documents_in_any_order_and_not_only_transitions():
     assert text.startswith("## gdb-hiter snapshot\n") and len(text) <= 2000
     assert build_report([], result="gdb failed") == (
         "# gdb-hiter: what changed across each cgo call\n\nNo snapshot was taken.\n\n---\n\nCapture: gdb failed\n")
+
+
+def test_entry_lists_cut_at_capture_are_not_counted_as_added_or_removed():
+    """Older captures could cut each map's entry list (--limit at capture): what is missing from a
+    list was not removed from the map, so the row gives the count only."""
+    run = Run()
+    run.call(callbacks=[insert("100", "101")])
+    for doc in run.docs:
+        item = doc["maps"][0]
+        item["entries"] = [entry for entry in item["entries"] if entry["key"] in ("1", "2", "100")]
+        item["entries_shown"] = len(item["entries"])
+    text = report(run)
+    assert "| main.rangeLoop (main.go:42) | 1 | main.m: count 8→10, entry lists cut at capture |" in text

@@ -231,12 +231,18 @@ def _map_phrase(item: Dict[str, Any]) -> str:
     events = [phrase if count == 1 else f"{phrase} ×{count}" for phrase, count in counts.items()]
     parts = [phrase for phrase in events if phrase == "cleared"]
     entries = item["entries"]
-    if entries["added"]:
-        parts.append("+" + _plural(len(entries["added"]), "entry", "entries"))
-    if entries["removed"]:
-        parts.append("−" + _plural(len(entries["removed"]), "entry", "entries"))
-    if entries["changed"]:
-        parts.append(_plural(len(entries["changed"]), "value") + " changed")
+    complete = entries.get("complete", True)
+    if not complete:      # cut at capture (--limit of older captures): added / removed would be skewed
+        count = item["count"]
+        if count["a"] != count["b"]:
+            parts.append(f"count {count['a']}→{count['b']}")
+    else:
+        if entries["added"]:
+            parts.append("+" + _plural(len(entries["added"]), "entry", "entries"))
+        if entries["removed"]:
+            parts.append("−" + _plural(len(entries["removed"]), "entry", "entries"))
+        if entries["changed"]:
+            parts.append(_plural(len(entries["changed"]), "value") + " changed")
     parts += [phrase for phrase in events if phrase != "cleared"]
     if item["problems"]["new"]:
         parts.append(_plural(len(item["problems"]["new"]), "new problem"))
@@ -247,7 +253,7 @@ def _map_phrase(item: Dict[str, Any]) -> str:
             parts.append("header changed (" + ", ".join(change["field"] for change in item["header"]) + ")")
         else:
             parts.append("changed")
-    if not entries.get("complete", True):
+    if not complete:
         parts.append("entry lists cut at capture")
     return ", ".join(parts)
 
