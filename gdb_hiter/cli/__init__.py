@@ -19,6 +19,7 @@ from ..core.program.versioninfo import ProgramRef, VersionReport
 from . import loader
 from .capture import add_capture_command
 from .offline import add_offline_commands
+from .report import add_report_command
 
 
 def _gdbinit(args) -> int:
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     version.set_defaults(handler=_version)
 
     add_offline_commands(commands)
+    add_report_command(commands)
     add_capture_command(commands)
     return parser
 

@@ -5,7 +5,7 @@ gdb-hiter with the generated loader, installs ``hiter-watch`` (which writes
 each snapshot to DIR the moment it is taken) and lets the program run to its
 end or the timeout. Then it writes, from the files in DIR alone,
 ``index.json`` (what was captured and how the run ended) and ``report.md``
-(the diff across each C call). Whatever happens — the program crashes, is
+(what changed across each C call). Whatever happens — the program crashes, is
 killed, hangs, gdb dies, the disk fills up, capture gets Ctrl-C — the
 snapshots written so far stay, the index and the report are written if
 they can be, and the exit status and one line on stderr say what happened.
@@ -32,8 +32,8 @@ Exit status:
 7     capture itself got SIGINT or SIGTERM (the program was killed, or detached with --pid)
 ====  ==========================================================
 
-``transition_report`` (the pairing of enter/return snapshots and their
-diffs) is also what ``hiter-watch report`` prints inside gdb.
+The report itself is ``core/snapshot/callreport.py`` (``gdb-hiter report DIR``
+rebuilds it; ``hiter-watch report`` prints the same for a gdb session).
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..core.files import open_new_text, write_atomic
 from ..core.messages import one_line
-from ..core.snapshot.diff import diff_snapshots
-from ..core.snapshot.report import render_diff
-from ..core.snapshot.document import SnapshotError, read_snapshot, snapshot_files
+from ..core.snapshot.callreport import CallReport, ReportOptions, directory_diff_command
+from ..core.snapshot.capturedir import iter_capture_documents
+from ..core.snapshot.document import snapshot_files
+from .report import OptionError, add_report_options, report_options
 
 EXIT_OK = 0
 EXIT_PROGRAM_FAILED = 1
@@ -84,147 +85,38 @@ PROGRAM_OUTPUT = "program.out"
 
 
 # ---------------------------------------------------------------------------
-# The report: what happened during each C call
-
-
-def _where(doc: Dict[str, Any]) -> str:
-    location = doc.get("location") or {}
-    if not location:
-        return ""
-    return f" from {location.get('function')} ({os.path.basename(location.get('file') or '?')}:{location.get('line')})"
-
-
-def pair_transitions(docs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """C calls as ``{enter, return (or None), callbacks: [{enter, return}]}`` in order, per goroutine.
-
-    A callback pairs with the innermost C call of the same goroutine that
-    was open when it started; an enter whose return was never captured has
-    ``return`` None.
-    """
-    calls: List[Dict[str, Any]] = []
-    stacks: Dict[Any, List[Dict[str, Any]]] = {}
-    loose: List[Dict[str, Any]] = []
-    for doc in sorted(docs, key=lambda d: d["seq"]):
-        event, stack = doc["event"], stacks.setdefault(doc.get("goroutine"), [])
-        kind, _, phase = event.rpartition("-")
-        if kind not in ("cgocall", "cgocallback"):
-            continue
-        if phase == "enter":
-            item = {"kind": kind, "enter": doc, "return": None, "callbacks": []}
-            if kind == "cgocall":
-                calls.append(item)
-            else:
-                owner = next((open_ for open_ in reversed(stack) if open_["kind"] == "cgocall"), None)
-                (owner["callbacks"] if owner else loose).append(item)
-            stack.append(item)
-        else:
-            for index in range(len(stack) - 1, -1, -1):
-                if stack[index]["kind"] == kind:
-                    stack[index]["return"] = doc
-                    del stack[index:]
-                    break
-    for item in loose:   # callbacks outside any captured C call (a C thread, or --events cgocallback)
-        calls.append({"kind": "cgocallback", "enter": item["enter"], "return": item["return"], "callbacks": []})
-    calls.sort(key=lambda item: item["enter"]["seq"])
-    return calls
-
-
-def _demote(markdown: str, levels: int) -> str:
-    prefix = "#" * levels
-    return "\n".join(prefix + line if line.startswith("#") else line for line in markdown.splitlines()) + "\n"
-
-
-def _indent(text: str, by: str = "    ") -> str:
-    return "".join(by + line if line.strip() else line for line in text.splitlines(True))
-
-
-def transition_report(docs: Sequence[Dict[str, Any]], fmt: str = "markdown") -> str:
-    """For each C call (cgocall-enter .. -return): what changed during it, and during each callback in it.
-
-    First a summary (one entry per C call and callback: the diff's own
-    summary sentences), then each diff in full.
-    """
-    calls = pair_transitions(docs)
-    markdown = fmt == "markdown"
-    first = docs[0] if docs else {}
-    go = first.get("go") or {}
-    program = (first.get("program") or {}).get("path")
-    count = sum(1 for item in calls if item["kind"] == "cgocall")
-    head = (f"{len(docs)} snapshot(s) of {program or 'the program'} ({go.get('go_version')}, "
-            f"{go.get('map_impl')} maps); {count} C call(s)")
-    sections = []     # (level, title, diff or None)
-    number = 0
-    for item in calls:
-        enter, ret = item["enter"], item["return"]
-        if item["kind"] == "cgocall":
-            number += 1
-            title = f"C call {number}: {enter.get('cfunc')}{_where(enter)}, goroutine {enter.get('goroutine')}"
-        else:
-            title = f"Callback {enter.get('cfunc')} (outside any captured C call), goroutine {enter.get('goroutine')}"
-        span = f"#{enter['seq']} → #{ret['seq']}" if ret else f"#{enter['seq']} → (no return captured)"
-        sections.append((1, f"{title} ({span})", diff_snapshots(enter, ret) if ret else None))
-        for callback in item["callbacks"]:
-            cb_enter, cb_return = callback["enter"], callback["return"]
-            cb_span = (f"#{cb_enter['seq']} → #{cb_return['seq']}" if cb_return
-                       else f"#{cb_enter['seq']} → (no return captured)")
-            sections.append((2, f"Callback {cb_enter.get('cfunc')} inside it ({cb_span})",
-                             diff_snapshots(cb_enter, cb_return) if cb_return else None))
-    never = {1: "The call never returned while the capture ran (the program crashed, exited or was "
-                "stopped inside it).", 2: "The callback never returned while the capture ran."}
-
-    out: List[str] = []
-    if markdown:
-        out.append("# gdb-hiter: what changed across each cgo call\n\n" + head + ".\n\n## Summary\n")
-    else:
-        out.append("gdb-hiter: what changed across each cgo call\n" + head + ".\n\nSummary\n")
-    for level, title, diff in sections:
-        indent = "  " * (level - 1)
-        out.append(f"\n{indent}- {'**' + title + '**' if markdown else title}\n" if markdown or level == 1
-                   else f"{indent}- {title}\n")
-        for sentence in (diff["summary"] if diff else [never[level]]):
-            out.append(f"{indent}  - {sentence}\n")
-    for level, title, diff in sections:
-        if markdown:
-            out.append(("\n## " if level == 1 else "\n### ") + title + "\n")
-        else:
-            out.append(("\n== " if level == 1 else "\n  -- ") + title + "\n")
-        if diff is None:
-            out.append("\n" + never[level] + "\n")
-            continue
-        body = render_diff(diff, fmt if markdown else "text")
-        out.append("\n" + (_demote(body, level) if markdown else _indent(body, "    " * level)))
-    return "".join(out)
-
-
-# ---------------------------------------------------------------------------
 # DIR: snapshots, index.json, report.md
 
 
-def read_captured(directory: str):
-    """(documents, index entries, notes) of the snapshot files in ``directory``."""
-    docs, entries, notes = [], [], []
-    for name in snapshot_files(directory):
-        try:
-            doc = read_snapshot(os.path.join(directory, name))
-        except SnapshotError as error:
-            notes.append(str(error))
-            continue
-        docs.append(doc)
-        entries.append({"file": name, "seq": doc["seq"], "event": doc["event"], "label": doc.get("label"),
-                        "cfunc": doc.get("cfunc"), "goroutine": doc.get("goroutine"),
-                        "maps": len(doc["maps"]), "iterators": len(doc["iterators"])})
-    return docs, entries, notes
+def _index_entry(name: str, doc: Dict[str, Any]) -> Dict[str, Any]:
+    return {"file": name, "seq": doc["seq"], "event": doc["event"], "label": doc.get("label"),
+            "cfunc": doc.get("cfunc"), "goroutine": doc.get("goroutine"),
+            "maps": len(doc["maps"]), "iterators": len(doc["iterators"])}
 
 
-def finish_directory(directory: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
+def finish_directory(directory: str, outcome: Dict[str, Any],
+                     options: Optional[ReportOptions] = None) -> Dict[str, Any]:
     """Write index.json, then report.md, from what is in ``directory``; return the index.
 
-    The index comes first (it is small, and says how the run ended). A
-    report that cannot be written is added to the index's ``write_errors``
+    One pass over the snapshots, read one at a time: each gives its index entry
+    and goes to the report, which keeps only the documents of the C calls still
+    open. The index is written first (it is small, and says how the run ended).
+    A report that cannot be written is added to the index's ``write_errors``
     (and ``exit_code`` becomes 6) if the index can be written again; an index
     that cannot be written raises ``OSError`` (after the report was tried).
     """
-    docs, entries, notes = read_captured(directory)
+    entries: List[Dict[str, Any]] = []
+    notes: List[str] = []
+    builder = CallReport(options, "markdown", directory_diff_command(directory), outcome.get("result"))
+    builder.unreadable = notes
+    failed: Optional[str] = None       # the report's own failure: the index and the snapshots still count
+    for name, doc in iter_capture_documents(directory, notes):
+        entries.append(_index_entry(name, doc))
+        if failed is None:
+            try:
+                builder.add(doc, name)
+            except Exception as error:   # never lose the index over the report
+                failed = f"{type(error).__name__}: {error}"
     index = {"format": "gdb-hiter-capture", "version": 1, **outcome, "snapshots": entries,
              "unreadable": notes}
     index_path = os.path.join(directory, INDEX_NAME)
@@ -237,14 +129,15 @@ def finish_directory(directory: str, outcome: Dict[str, Any]) -> Dict[str, Any]:
         write_index()
     except OSError as error:
         index_error = error
-    if docs and any(doc["event"] != "core" for doc in docs):
-        report = transition_report(docs, "markdown")
-    elif docs:
-        from ..core.snapshot.report import render_snapshot
-        report = render_snapshot(docs[0], "markdown")
-    else:
-        report = "# gdb-hiter capture\n\nNo snapshot was taken.\n"
-    report += f"\n---\n\nCapture: {outcome.get('result')}\n"
+    if failed is None:
+        try:
+            report = builder.finish()
+        except Exception as error:
+            failed = f"{type(error).__name__}: {error}"
+    if failed is not None:
+        report = (f"# gdb-hiter capture\n\nThe report could not be built (internal error: "
+                  f"{one_line(failed, 300)}); the snapshots are in this directory, and `gdb-hiter report "
+                  f"DIR` tries again. Capture: {one_line(str(outcome.get('result')), 300)}\n")
     try:
         write_atomic(os.path.join(directory, REPORT_NAME), report, follow_symlinks=False)
     except OSError as error:
@@ -497,9 +390,7 @@ def _watch_line(args) -> str:
     parts = ["hiter-watch"] + [shlex.quote(expr) for expr in args.map]
     if args.iterators or not args.map:
         parts.append("--iterators")
-    parts += ["--out", shlex.quote(args.out), "--events", args.events]
-    if args.limit:
-        parts += ["--limit", str(args.limit)]
+    parts += ["--out", shlex.quote(args.out), "--events", args.events]   # everything: --limit is the report's
     return " ".join(parts)
 
 
@@ -735,7 +626,7 @@ def capture(args) -> int:
     finally:
         interrupted.append("cleanup")
     try:
-        return _finish(out, outcome, code, result, sinks)
+        return _finish(out, outcome, code, result, sinks, getattr(args, "report", None))
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
@@ -751,7 +642,8 @@ def _collect_watch_errors(outcome: Dict[str, Any], channel: _Channel) -> None:
             outcome["write_errors"].append(f"snapshot: {event['message']}")
 
 
-def _finish(out: str, outcome: Dict[str, Any], code: int, result: str, sinks: List[_Sink]) -> int:
+def _finish(out: str, outcome: Dict[str, Any], code: int, result: str, sinks: List[_Sink],
+            options: Optional[ReportOptions] = None) -> int:
     if code == EXIT_GDB and outcome["gdb_exit"] not in (None, 0) and "gdb exited" in result:
         result += f" (status {outcome['gdb_exit']})"
     outcome["write_errors"] += [sink.error for sink in sinks if sink.error]
@@ -759,7 +651,7 @@ def _finish(out: str, outcome: Dict[str, Any], code: int, result: str, sinks: Li
         code = EXIT_WRITE
     outcome["exit_code"], outcome["result"] = code, result
     try:
-        index = finish_directory(out, outcome)
+        index = finish_directory(out, outcome, options)
         count, failed, lost = len(index["snapshots"]), index.get("write_errors") or [], None
     except OSError as error:
         count, failed = len(snapshot_files(out)), outcome["write_errors"]
@@ -832,6 +724,10 @@ def _check_args(args) -> None:
         raise _Usage(f"--events {args.events}: a list of cgocall, cgocallback")
     if args.timeout is not None and args.timeout <= 0:
         raise _Usage("--timeout must be a positive number of seconds")
+    try:
+        args.report = report_options(args)
+    except OptionError as error:
+        raise _Usage(str(error)) from None
     if args.core is not None:
         _check_go_program(args.exe, needs_cgo=False)
     elif args.program:
@@ -903,7 +799,6 @@ def add_capture_command(subparsers) -> None:
                              "(the default without --map)")
     parser.add_argument("--events", default="cgocall,cgocallback", metavar="LIST",
                         help="cgocall, cgocallback or both (default: %(default)s)")
-    parser.add_argument("--limit", type=int, metavar="N", help="at most N entries per map (default: all)")
     parser.add_argument("--out", default="hiter-capture", metavar="DIR", help="where to write (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="replace the snapshots already in DIR")
     parser.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds (exit status 4)")
@@ -911,6 +806,8 @@ def add_capture_command(subparsers) -> None:
     parser.add_argument("--core", metavar="CORE", help="one snapshot (event core) of a core file; needs --exe")
     parser.add_argument("--exe", metavar="EXE", help="the executable, for --core (and optionally --pid)")
     parser.add_argument("--label", help="a label for the --core snapshot")
+    add_report_options(parser, limit_help="keys listed per change of a map in report.md (default %(default)s; "
+                                          "0 all); every entry is captured whatever it is")
     parser.add_argument("program", nargs=argparse.REMAINDER, metavar="-- PROGRAM ARGS",
                         help="the program to run and its arguments")
     parser.set_defaults(handler=cmd_capture)

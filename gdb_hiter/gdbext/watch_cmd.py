@@ -288,7 +288,7 @@ class HiterWatch(HiterCommand):
             gdb.write(f"hiter-watch: off ({count} snapshot(s) taken).\n")
             return
         if args.maps == ["report"]:
-            from ..cli.capture import transition_report
+            from ..core.snapshot.callreport import transition_report
             docs = watch_docs()
             if not docs:
                 raise UserError("no snapshot taken at a cgo transition in this session")

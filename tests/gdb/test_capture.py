@@ -26,8 +26,8 @@ import pytest
 from builds import all_toolchains, binary, builds_of
 from conftest import REPO, need
 from gdb_hiter.cli.capture import (EXIT_GDB, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROGRAM_FAILED, EXIT_SIGNAL,
-                                   EXIT_TIMEOUT, EXIT_USAGE, EXIT_WRITE, pair_transitions, snapshot_files,
-                                   transition_report)
+                                   EXIT_TIMEOUT, EXIT_USAGE, EXIT_WRITE, snapshot_files)
+from gdb_hiter.core.snapshot.callreport import transition_report
 from gdb_hiter.core.snapshot.diff import diff_snapshots
 from gdb_hiter.core.snapshot.report import render_diff
 from gdb_hiter.core.snapshot.document import read_snapshot
@@ -120,10 +120,9 @@ def test_capture_every_transition(build, loader, tmp_path_factory):
     assert [entry["file"] for entry in index["snapshots"]] == snapshot_files(str(out))
 
     # The first callback: the map grows under the loop; the iterator's array / group goes stale.
-    calls = pair_transitions(docs)
-    assert len(calls) == 8 and all(call["return"] and len(call["callbacks"]) == 1 for call in calls)
-    callback = calls[0]["callbacks"][0]
-    before, after = callback["enter"], callback["return"]
+    assert [doc["event"] for doc in docs[:4]] == ["cgocall-enter", "cgocallback-enter", "cgocallback-return",
+                                                  "cgocall-return"]
+    before, after = docs[1], docs[2]
     assert [it["stale"] for it in before["iterators"]] == [False]
     assert [it["stale"] for it in after["iterators"]] == [True]
     diff = diff_snapshots(before, after)
@@ -160,10 +159,27 @@ def test_capture_every_transition(build, loader, tmp_path_factory):
         assert prediction["exact"] is True, prediction["reason"]
         assert prediction["next"] == visits[number:], (number, prediction["next"], visits)
 
+    # report.md says what the fixture did: the first callback inserted N keys and grew the map, the
+    # loop receives none of them (visit-order holds the 8 original keys only); each later one inserts one.
     report = (out / "report.md").read_text()
-    assert report.count("\n## C call ") == 8 and report.count("### Callback ") == 8
-    growth = "grew from B=0" if build.map_impl == "classic" else "to tables"
-    assert growth in report
+    assert len(report) <= 60000 and "- 32 snapshots: 8 C calls, 8 callbacks\n" in report
+    grown = next(e["len"] for e in truth if e["event"] == "cgocallback-return" and e["call"] == 0)
+    inserted = grown - 8
+    assert sorted(next(e["keys"] for e in truth if e["event"] == "visit-order")) == [str(k) for k in range(1, 9)]
+    rows = report.split("\n## Summary\n\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    first, later = rows[0].split(" | "), [row.split(" | ") for row in rows[1:]]
+    assert first[:2] == ["| 1", "`C.callC`, all in callback `main.goCallback`"], rows
+    growth = "grew 2^0→2^" if build.map_impl == "classic" else "small map → tables"
+    assert f": +{inserted} entries, {growth}" in first[4], first
+    assert f"will not receive the {inserted} inserted entries (note 1)" in first[5], first
+    covered = []
+    for row in later:
+        span = row[0][2:].split("–")
+        covered += list(range(int(span[0]), int(span[-1]) + 1))
+        assert "+1 entry" in row[4] and "will not receive the 1 inserted entry" in row[5], row
+    assert covered == list(range(2, 9)), rows
+    assert len(rows) <= 4, rows                            # calls 2-8 do the same: one row, or a few
+    assert report.count("### C call ") == 8 and "### Callback" not in report
     assert seconds < 60, f"capture took {seconds:.0f}s"
 
 

@@ -9,7 +9,7 @@ cgo calls only, run the fixture to its end, then ``hiter-watch report`` and
 import pytest
 
 from builds import binary, builds_of
-from gdb_hiter.cli.capture import transition_report
+from gdb_hiter.core.snapshot.callreport import transition_report
 from gdb_hiter.core.snapshot.document import read_snapshot, snapshot_files
 from gdbrun import run_gdb
 
@@ -42,9 +42,11 @@ def test_watch_map_at_cgocalls(build, loader, tmp_path):
     assert all(doc["maps"][0]["expression"] == "main.gm" and len(doc["iterators"]) == 1 for doc in docs)
     assert docs[0]["maps"][0]["count"] == 8 and docs[1]["maps"][0]["count"] > 1000
     assert len(run[4].strip().splitlines()) == 17
-    assert run[5].count("\n## C call ") == 8 and "### Callback" not in run[5]
+    assert "- 16 snapshots: 8 C calls, 0 callbacks\n" in run[5] and "callback `" not in run[5]
+    assert run[5].count("\n### C call ") == 8 and "`hiter-diff 1 2`" in run[5]   # the session's numbers
     assert run[5].strip() == transition_report(docs, "markdown").strip()     # what report.md holds
-    assert run[6].count("\n== C call ") == 8
+    assert "\nSummary\n  C call 1: C.callC; main.rangeWithCgoCalls (main.go:72); goroutine 1\n" in run[6]
+    assert run[6].count("\nC call ") == 8
     assert "off (16 snapshot(s) taken)" in run[7]
     assert "watch False" in run[8]
 

@@ -9,11 +9,14 @@ redacted directory, ``gdb-hiter report``.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from gdb_hiter.core.snapshot import document as snapshot
 from gdb_hiter.core.snapshot.callreport import (
-    CallReport, ReportOptions, build_report, directory_diff_command, transition_report,
+    CallReport, ReportOptions, build_report, directory_diff_command, report_directory, transition_report,
 )
 
 TAKEN_AT = "2026-11-30T12:00:00.000Z"
@@ -462,6 +465,79 @@ def test_documents_in_any_order_and_not_only_transitions():
     assert text.startswith("## gdb-hiter snapshot\n") and len(text) <= 2000
     assert build_report([], result="gdb failed") == (
         "# gdb-hiter: what changed across each cgo call\n\nNo snapshot was taken.\n\n---\n\nCapture: gdb failed\n")
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "gdb_hiter.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def write_capture(run, directory):
+    directory.mkdir()
+    for name, doc in zip(run.names(), run.docs):
+        snapshot.write_snapshot(doc, directory / name)
+    (directory / "index.json").write_text('{"format": "gdb-hiter-capture", "version": 1, '
+                                          '"result": "the program exited with status 0"}')
+
+
+def test_gdb_hiter_report_rebuilds_report_md_from_a_directory(tmp_path):
+    run = small_run()
+    capture = tmp_path / "capture"
+    write_capture(run, capture)
+    result = _cli("report", capture)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"gdb-hiter: report: {capture}/report.md: {len((capture / 'report.md').read_text())} " \
+                            "characters, 13 C call(s) in 36 snapshot(s)\n"
+    text = (capture / "report.md").read_text()
+    assert text == report_directory(str(capture), result="the program exited with status 0")
+    assert text.startswith(SMALL_HEAD + "- capture: the program exited with status 0\n\n## Summary\n")
+    assert f"`gdb-hiter diff {capture}/0001-cgocall-enter.json {capture}/0004-cgocall-return.json`" in text
+    limited = _cli("report", capture, "--limit", "1", "--all-calls", "--skip-cfunc", "", "--max-chars", "6000",
+                   "--out", "-")
+    assert limited.returncode == 0 and limited.stderr == "" and len(limited.stdout) <= 6000
+    assert "  - added: `100`, … (4 more)\n" in limited.stdout and "| `C._Cmalloc` |" in limited.stdout
+    (capture / "0002-cgocallback-enter.json").write_text("{")      # an unreadable snapshot: left out, said
+    again = _cli("report", capture, "--out", tmp_path / "r.md")
+    assert again.returncode == 0 and again.stderr.endswith(", 1 unreadable left out\n")
+    assert "- 1 snapshot file could not be read and is left out (the first: " in (tmp_path / "r.md").read_text()
+
+
+def test_gdb_hiter_report_errors_are_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("x")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "0001-cgocall-enter.json").write_text("{")
+    for args, message in (
+            ([tmp_path / "missing"], f"gdb-hiter: {tmp_path}/missing: no such directory\n"),
+            ([tmp_path / "file"], f"gdb-hiter: {tmp_path}/file: not a directory\n"),
+            ([tmp_path / "empty"], f"gdb-hiter: {tmp_path}/empty: a directory, but no snapshot files "
+                                   "(NNNN-<event>.json) in it\n"),
+            ([tmp_path / "empty", "--max-chars", "10"], "gdb-hiter: report: --max-chars 10: at least 500\n"),
+            ([tmp_path / "empty", "--limit", "-1"], "gdb-hiter: report: --limit -1: 0 (all) or a positive number\n")):
+        result = _cli("report", *args)
+        assert (result.returncode, result.stderr, result.stdout) == (2, message, ""), args
+    result = _cli("report", broken)
+    assert result.returncode == 2 and result.stderr.startswith(f"gdb-hiter: {broken}: no readable snapshot (")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_redacted_directory(tmp_path):
+    run = small_run()
+    capture, redacted = tmp_path / "capture", tmp_path / "redacted"
+    write_capture(run, capture)
+    result = _cli("redact", capture, redacted, "--salt", "s3cret")
+    assert result.returncode == 0, result.stderr
+    text = (redacted / "report.md").read_text()          # rebuilt by redact itself, from the redacted files
+    assert _cli("report", redacted).returncode == 0
+    assert (redacted / "report.md").read_text() == text   # and by gdb-hiter report, the same
+    assert "- redacted: keys and values are salted hash tokens\n" in text
+    assert section(text, "Summary") == SMALL_SUMMARY           # the same effects, counted on tokens
+    assert f"`gdb-hiter diff {redacted}/0001-cgocall-enter.json {redacted}/0004-cgocall-return.json`" in text
+    details = section(text, "Details")
+    for key in ("100", "200", "301"):
+        assert f"`{key}`" not in details
+    assert details.count("  - added: `«k:") == 6 and "  - removed: `«k:" in details
 
 
 def test_entry_lists_cut_at_capture_are_not_counted_as_added_or_removed():
