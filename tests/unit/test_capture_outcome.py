@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 
 from gdb_hiter.cli import capture as capture_module
@@ -95,3 +96,28 @@ def test_the_exit_table_is_the_same_everywhere():
     md_codes = set(re.findall(r"^\| (\d) \| ", table, re.M))
     assert help_codes == doc_codes == md_codes == {str(n) for n in range(8)}
     assert "program.out" in table and "exit codes 0–7 in `docs/capture.md`" in (REPO / "README.md").read_text()
+
+
+def _capture_args(*argv, program="/bin/prog"):
+    from gdb_hiter.cli import build_parser
+    return build_parser().parse_args(["capture", *argv, "--", program])
+
+
+def test_limit_goes_to_the_report_never_to_the_capture():
+    args = _capture_args("--map", "main.m", "--limit", "5", "--out", "/tmp/out")
+    assert capture_module._watch_line(args) == "hiter-watch main.m --out /tmp/out --events cgocall,cgocallback"
+    assert args.limit == 5        # ... and reaches ReportOptions (report_options(args).limit)
+    from gdb_hiter.cli.report import report_options
+    options = report_options(_capture_args("--limit", "0", "--all-calls", "--cfunc", "callC", "--skip-cfunc", "",
+                                           "--max-chars", "9000"))
+    assert (options.limit, options.all_calls, options.max_chars) == (0, True, 9000)
+    assert options.cfuncs == {"callC", "C.callC"} and options.skip_cfuncs == frozenset()
+    default = report_options(_capture_args())
+    assert (default.limit, default.all_calls, default.max_chars) == (3, False, 60000)
+    assert default.cfuncs is None and default.skip_cfuncs == {"C._Cmalloc", "C.free"}
+
+
+def test_a_bad_report_option_is_a_usage_error_before_gdb_starts(capsys):
+    code = capture_module.cmd_capture(_capture_args("--max-chars", "12", program=sys.executable))
+    assert code == capture_module.EXIT_USAGE
+    assert capsys.readouterr().err == "gdb-hiter: capture: --max-chars 12: at least 500\n"
