@@ -551,3 +551,9 @@ def test_entry_lists_cut_at_capture_are_not_counted_as_added_or_removed():
         item["entries_shown"] = len(item["entries"])
     text = report(run)
     assert "| main.rangeLoop (main.go:42) | 1 | main.m: count 8→10, entry lists cut at capture |" in text
+
+
+def test_the_keys_listed_are_the_first_in_key_order_not_in_map_order():
+    run = Run()
+    run.call(callbacks=[insert("109", "103", "100", "107")])       # in the map (and the diff) in this order
+    assert "  - added: `100`, `103`, `107`, … (1 more)\n" in report(run)

@@ -33,6 +33,7 @@ listed, unless asked for.
 
 from __future__ import annotations
 
+import heapq
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -258,16 +259,23 @@ def _map_phrase(item: Dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _first(rows: List[Dict[str, Any]], limit: int) -> List[Dict[str, Any]]:
+    """The first ``limit`` rows in the order of their keys (as the diff's own samples), all for 0."""
+    if limit <= 0:
+        return sorted(rows, key=lambda row: row["key"])
+    return heapq.nsmallest(limit, rows, key=lambda row: row["key"])
+
+
 def _samples(item: Dict[str, Any], limit: int) -> List[Tuple[str, List[str], int]]:
     entries = item["entries"]
-    shown = limit if limit > 0 else None
     samples = []
     for kind in ("added", "removed"):
         if entries[kind]:
-            samples.append((kind, [printable(row["key"]) for row in entries[kind][:shown]], len(entries[kind])))
+            samples.append((kind, [printable(row["key"]) for row in _first(entries[kind], limit)],
+                            len(entries[kind])))
     if entries["changed"]:
         samples.append(("changed", [printable(f"{row['key']}: {row['a']} → {row['b']}")
-                                    for row in entries["changed"][:shown]], len(entries["changed"])))
+                                    for row in _first(entries["changed"], limit)], len(entries["changed"])))
     return samples
 
 
