@@ -557,3 +557,27 @@ def test_the_keys_listed_are_the_first_in_key_order_not_in_map_order():
     run = Run()
     run.call(callbacks=[insert("109", "103", "100", "107")])       # in the map (and the diff) in this order
     assert "  - added: `100`, `103`, `107`, … (1 more)\n" in report(run)
+
+
+def test_what_the_loop_will_still_receive():
+    run = Run()
+
+    def ahead_too(*keys):      # inserted where the loop has still to walk
+        def change(r):
+            insert(*keys)(r)
+            r.ahead += list(keys)
+        return change
+
+    def reorder(r):
+        r.ahead = r.ahead[::-1]
+
+    def skip(r):               # still in the map, but now behind the loop
+        r.ahead.remove("6")
+    run.call(callbacks=[ahead_too("100", "101")]).call(callbacks=[skip]).call(callbacks=[reorder])
+    run.call(callbacks=[lambda r: (ahead_too("200")(r), insert("201")(r))])
+    loops = [row.split(" | ")[5] for row in section(report(run), "Summary").splitlines()[2:]]
+    assert loops == ["loop over main.m: will also receive 2 inserted entries |",
+                     "loop over main.m: 1 ahead no longer received |",
+                     "loop over main.m: order changed |",
+                     "loop over main.m: will also receive 1 inserted entry, will not receive 1 of the 2 inserted "
+                     "entries |"]

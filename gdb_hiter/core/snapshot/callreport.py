@@ -339,8 +339,12 @@ def _future(before: Dict[str, Any], after: Dict[str, Any], map_item: Optional[Di
         pieces.append(f"{deleted} ahead deleted")
     if len(dropped) - deleted:
         pieces.append(f"{len(dropped) - deleted} ahead no longer received")
-    if new:
-        pieces.append(f"{len(new)} more ahead")
+    added_set = set(added)
+    received = sum(1 for key in new if key in added_set)
+    if received:
+        pieces.append(f"will also receive {_plural(received, 'inserted entry', 'inserted entries')}")
+    if len(new) - received:
+        pieces.append(f"{len(new) - received} more ahead")
     if [key for key in ahead_a if key in set_b] != [key for key in ahead_b if key in set_a]:
         pieces.append("order changed")
     text = ", ".join(pieces) or "same entries ahead"
