@@ -368,14 +368,15 @@ def test_program_output_cannot_fool_capture(prog, loader, tmp_path):
 def test_sigkill_inside_stop(prog, loader, tmp_path):
     """SIGKILL while gdb is inside a breakpoint's stop(): gdb itself then loses the status.
 
-    With 40000 more entries each of the 16 snapshots takes a second or more,
-    nearly all of the time the process is held stopped (``t``); a stop for a
-    signal (Go's SIGURG) lasts microseconds. So the kill comes when the
-    process is seen held stopped twice 50 ms apart with no snapshot written
-    in between: inside a breakpoint's stop().
+    With 400000 more entries each snapshot of a transition that changes the
+    map (the callback inserts a key) takes a second or more (the first one
+    decodes it whole), nearly all of the time the process is held stopped
+    (``t``); a stop for a signal (Go's SIGURG) lasts microseconds. So the kill
+    comes when the process is seen held stopped twice 50 ms apart with no
+    snapshot written in between: inside a breakpoint's stop().
     """
     out = tmp_path / "kill-in-stop"
-    runner = start_capture("--out", out, "--", prog, "big", "40000")
+    runner = start_capture("--out", out, "--", prog, "big", "400000")
 
     def inside_stop():
         before = snapshot_files(str(out))
