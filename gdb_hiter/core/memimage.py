@@ -37,15 +37,23 @@ class RecordingReader:
     def __init__(self, inner: MemoryReader):
         self.inner = inner
         self.reads: List[Tuple[int, int, Optional[bytes]]] = []
+        self.recording = True
 
     def read(self, address: int, size: int) -> bytes:
         try:
             data = self.inner.read(address, size)
         except UnreadableMemory:
-            self.reads.append((address, size, None))
+            if self.recording:
+                self.reads.append((address, size, None))
             raise
-        self.reads.append((address, size, data))
+        if self.recording:
+            self.reads.append((address, size, data))
         return data
+
+    def stop(self) -> None:
+        """Keep nothing more (the footprint is made; later reads are another computation's)."""
+        self.recording = False
+        self.reads = []
 
 
 @dataclass
@@ -105,21 +113,33 @@ class Footprint:
             regions.extend(_assemble(group, end, memory))
         return cls(regions, unreadable)
 
-    def recheck(self, memory: MemoryReader, skip: Optional[Tuple[int, int]] = None) -> Tuple[bool, List[Region]]:
-        """(whether every byte and every failure is as it was, the regions as they are now).
+    def recheck(self, memory: MemoryReader, skip: Optional[Tuple[int, int]] = None,
+                *, read_all: bool = False) -> Tuple[bool, List[Region]]:
+        """(whether every byte read and every failure is as it was, the regions as they are now).
 
-        ``skip``: (address, size) of bytes that may have changed (an iterator that moved on).
-        Stops reading at the first difference: the new computation reads what it needs itself.
+        Only the bytes the computation read count, not those of the gaps merged
+        between them (other objects of the heap). ``skip``: (address, size) of
+        bytes that may have changed (an iterator that moved on). Reading stops
+        at the first difference unless ``read_all`` (the regions then serve the
+        new computation's reads).
         """
         fresh: List[Region] = []
+        changed = False
         for region in self.regions:
             try:
                 data = memory.read(region.address, len(region.data))
             except UnreadableMemory:
-                return False, fresh
+                if not read_all:
+                    return False, fresh
+                changed = True
+                continue
             fresh.append(Region(region.address, data, region.parts))
-            if data != region.data and not _same_but(region, data, skip):
-                return False, fresh
+            if not changed and data != region.data and not _same_read(region, data, skip):
+                if not read_all:
+                    return False, fresh
+                changed = True
+        if changed:
+            return False, fresh
         for address, size in self.unreadable:
             try:
                 memory.read(address, size)
@@ -129,15 +149,20 @@ class Footprint:
         return True, fresh
 
 
-def _same_but(region: Region, data: bytes, skip: Optional[Tuple[int, int]]) -> bool:
-    """Whether ``data`` equals the region's bytes outside ``skip``."""
-    if skip is None:
-        return False
-    start = max(skip[0] - region.address, 0)
-    end = min(skip[0] + skip[1] - region.address, len(data))
-    if start >= end:
-        return False
-    return data[:start] == region.data[:start] and data[end:] == region.data[end:]
+def _same_read(region: Region, data: bytes, skip: Optional[Tuple[int, int]]) -> bool:
+    """Whether ``data`` equals the region's bytes in every read it was made of, outside ``skip``."""
+    old = region.data
+    base = region.address
+    skip_start, skip_end = (skip[0] - base, skip[0] + skip[1] - base) if skip else (0, 0)
+    for address, size in region.parts:
+        start, end = address - base, address - base + size
+        if data[start:end] == old[start:end]:
+            continue
+        if skip is None or end <= skip_start or start >= skip_end:
+            return False
+        if data[start:skip_start] != old[start:skip_start] or data[skip_end:end] != old[skip_end:end]:
+            return False
+    return True
 
 
 def reads_of(regions: Sequence[Region]) -> List[Tuple[int, int, Optional[bytes]]]:

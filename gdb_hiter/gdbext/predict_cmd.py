@@ -36,6 +36,21 @@ class PredictedLoop:
     found: Optional[hiter_cmd.Found] = None
     notes: Optional[List[str]] = None
 
+    def snapshot_json(self) -> Dict[str, Any]:
+        """What a snapshot keeps of it: the keys ahead in order (their values are the map's), the
+        current entry, and the entries not received counted by reason. Values ahead are not rendered."""
+        prediction, render_key = self.prediction, self.render_key
+        current = None
+        if prediction.current is not None:
+            current = {"key": render_key(prediction.current.key), "value": self.render_value(prediction.current.value)}
+            if prediction.current.maybe:
+                current["maybe"] = True
+        keys = [render_key(visit.key) for visit in prediction.next]
+        return {"exact": prediction.exact, "reason": "; ".join(prediction.inexact) if prediction.inexact else None,
+                "current": current, "next": keys,
+                "maybe": [key for key, visit in zip(keys, prediction.next) if visit.maybe],
+                "not_visited": prediction.not_visited_counts() if self.live is not None else {}}
+
     def to_json(self) -> Dict[str, Any]:
         data = self.prediction.to_json(self.render_key, self.render_value, self.live)
         data["goroutine"] = self.found.goroutine.goid if self.found else None

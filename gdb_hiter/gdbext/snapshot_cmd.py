@@ -155,23 +155,11 @@ def iterator_document(memory, implementation, found: Dict[str, Any]) -> Dict[str
     doc["goroutine"] = found.get("goroutine")
     doc["function"] = found.get("function")
     try:
-        doc["prediction"] = snapshot_prediction(predict_cmd.predict_iterator(memory, implementation, decoded).to_json())
+        doc["prediction"] = predict_cmd.predict_iterator(memory, implementation, decoded).snapshot_json()
     except UserError as error:
         doc["prediction"] = {"exact": False, "reason": str(error), "current": None, "next": [], "maybe": [],
                              "not_visited": {}}
     return doc
-
-
-def snapshot_prediction(loop: Dict[str, Any]) -> Dict[str, Any]:
-    """What a snapshot keeps of hiter-predict's object: the keys ahead, in order (the values
-    are the map's), and the counts of the entries not received, by reason."""
-    counts: Dict[str, int] = {}
-    for entry in loop["not_visited"]:
-        counts[entry["reason"]] = counts.get(entry["reason"], 0) + 1
-    return {"exact": loop["exact"], "reason": loop["reason"], "current": loop["current"],
-            "next": [entry["key"] for entry in loop["next"]],
-            "maybe": [entry["key"] for entry in loop["next"] if entry.get("maybe")],
-            "not_visited": counts}
 
 
 def map_document_for(expression: str, limit: Optional[int], type_name: Optional[str] = None) -> Dict[str, Any]:

@@ -168,9 +168,10 @@ class Recorder:
         if self.store is not None and path is not None:
             written = document.write_stored_snapshot(doc, path, self.store)
         else:
+            # the objects' structure was checked where they were made; the document around them here
+            document.validate_stub(dict(doc, maps=[], iterators=[]))
             doc = dict(doc, maps=[_as_object(item) for item in doc["maps"]],
                        iterators=[_as_object(item) for item in doc["iterators"]])
-            document.validate_stub(doc)
         timing.write += time.perf_counter() - started
         return doc, written, timing
 
@@ -185,7 +186,8 @@ class Recorder:
         kept = self.maps.get(source)
         fresh = []
         if kept is not None and kept.identity == identity:
-            same, fresh = kept.footprint.recheck(memory)
+            # all of it read again when it changed: the new decode reads from these bytes
+            same, fresh = kept.footprint.recheck(memory, read_all=True)
             timing.read += time.perf_counter() - started
             if same:
                 self.reused += 1
@@ -196,6 +198,7 @@ class Recorder:
         recording = RecordingReader(PrefetchedMemory(fresh, memory))
         obj, live = self._render_map(recording, ref, expression if type_name is None else None)
         self.maps[source] = _Kept(identity, Footprint.of(recording.reads, memory), obj, live)
+        recording.stop()
         self.generations[source] = self.generations.get(source, 0) + 1
         self.made += 1
         timing.decode += time.perf_counter() - started
@@ -208,7 +211,7 @@ class Recorder:
             doc = snapshot_cmd.map_document_for(ref.expression, self.limit, ref.type_name if expression is None
                                                 else None)
             return _named(doc, expression), None
-        render_key, render_value = ref.renderers(memory)
+        render_key, render_value = (_Memo(renderer) for renderer in ref.renderers(memory))
         head = maptext.map_document(decoded, ref.type_name, render_key, render_value, expression=expression,
                                     show=0, rows=False)
         for name in ("buckets", "old_buckets", "groups"):
@@ -220,12 +223,13 @@ class Recorder:
             # a header the schema refuses (corrupt memory): the slow path keeps what is valid
             doc = document.recordable_map(snapshot_cmd._plain(maptext.map_document(
                 decoded, ref.type_name, render_key, render_value, expression=expression, show=self.limit)))
-            return doc, (decoded, ref.key_type, ref)
+            return doc, (decoded, ref.key_type, ref, (render_key, render_value))
         text = "".join(maptext.map_json_parts(decoded, ref.type_name, render_key, render_value,
                                               expression=expression, show=self.limit))
+        live = (decoded, ref.key_type, ref, (render_key, render_value))
         if len(text) < INLINE_CHARS:
-            return json.loads(text), (decoded, ref.key_type, ref)
-        return StoredObject(text, key=("maps", ref.address)), (decoded, ref.key_type, ref)
+            return json.loads(text), live
+        return StoredObject(text, key=("maps", ref.address)), live
 
     # -- iterators
 
@@ -280,12 +284,13 @@ class Recorder:
         live_map = prediction = None
         value_renderer = None
         if live is not None:
-            decoded_map, key_type, ref = live
-            key_renderer, value_renderer = ref.renderers(recording)
+            # the map's own renderers, bound to the memory it was decoded from (unchanged since,
+            # or the object would not be kept): a key ahead is rendered once, for the map
+            decoded_map, key_type, _ref, (key_renderer, value_renderer) = live
             live_map = (decoded_map, key_type, (key_renderer.one, value_renderer.one))
         try:
             loop = predict_cmd.predict_iterator(recording, implementation, decoded, live_map=live_map)
-            doc["prediction"] = snapshot_cmd.snapshot_prediction(loop.to_json())
+            doc["prediction"] = loop.snapshot_json()
             prediction = loop.prediction
         except UserError as error:
             doc["prediction"] = {"exact": False, "reason": str(error), "current": None, "next": [], "maybe": [],
@@ -321,7 +326,7 @@ class Recorder:
         doc = self._iterator_doc(decoded, who)
         before = kept.prediction_json
         step = len(kept.prediction.next) - len(prediction.next) - 1
-        key_renderer, value_renderer = live[2].renderers(decoding)
+        value_renderer = live[3][1]
         doc["prediction"] = {"exact": True, "reason": None,
                              "current": {"key": before["next"][step],
                                          "value": value_renderer.one(prediction.current.value)},
@@ -410,6 +415,36 @@ class _Now:
     def regions(self, map_address: Optional[int]):
         footprint = self.footprints.get(map_address)
         return footprint.regions if footprint is not None else []
+
+
+class _Memo:
+    """A renderer that keeps its texts by the bytes rendered: over one state of memory the same
+    bytes render the same, so a key the map rendered is not rendered again for a loop's prediction."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.texts: Dict[bytes, str] = {}
+        self.plain = getattr(inner, "scalar", None) is not None or getattr(inner, "printf", None) is not None
+
+    def one(self, data: bytes) -> str:
+        if self.plain:
+            return self.inner.one(data)
+        text = self.texts.get(data)
+        if text is None:
+            text = self.texts[data] = self.inner.one(data)
+        return text
+
+    def many(self, datas):
+        texts = self.inner.many(datas)
+        if not self.plain:
+            self.texts.update(zip(datas, texts))
+        return texts
+
+    def __call__(self, entry) -> str:
+        return self.one(getattr(entry, self.inner.attribute))
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
 
 
 def _named(doc: Dict[str, Any], expression: Optional[str]) -> Dict[str, Any]:
