@@ -22,7 +22,14 @@ one JSON object per line to it:
   (null: no such process);
 * ``{"event": "watch-error", "message": M, "write": bool, "errno": "ENOSPC" | null}`` for the
   first ``MAX_WATCH_ERRORS`` errors of ``hiter-watch`` (a snapshot that
-  could not be written, ...).
+  could not be written, ...);
+* ``{"event": "snapshot", "file": NAME, "seq": N, "kind": EVENT, "label": L, "cfunc": C,
+  "goroutine": G, "maps": N, "iterators": N, "bytes": N, "timing": {...}}`` each time
+  ``hiter-watch`` has written a snapshot (``snapshot_written``): capture builds
+  index.json and its progress line from these while the run goes, without
+  reading the snapshot files back. ``kind`` is the snapshot's event
+  (``cgocall-enter``, ...), ``bytes`` what it added on disk, ``timing``
+  (optional) seconds spent per step.
 
 The channel is a pipe, not a file: it needs no disk (a full disk does not
 lose how the program ended), the fd is made non-inheritable before the
@@ -141,6 +148,34 @@ def after_stop() -> None:
     if state is None or state in ("Z", "X"):
         _died_told = True
         emit({"event": "died", "pid": pid, "state": state, "wait_status": status})
+
+
+def snapshot_info(doc: Dict[str, Any], path: Optional[str], added: Optional[int] = None,
+                  timing: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
+    """What ``snapshot_written`` tells capture about ``doc``, just written to ``path``.
+
+    ``added``: the bytes the snapshot added on disk (its file and the new
+    chunks of the store); the file's size when not given.
+    """
+    size = added
+    if size is None:
+        try:
+            size = os.stat(path).st_size if path else 0
+        except OSError:
+            size = 0
+    info = {"file": os.path.basename(path) if path else None, "seq": doc.get("seq"), "kind": doc.get("event"),
+            "label": doc.get("label"), "cfunc": doc.get("cfunc"), "goroutine": doc.get("goroutine"),
+            "maps": len(doc.get("maps") or ()), "iterators": len(doc.get("iterators") or ()), "bytes": size}
+    if timing:
+        info["timing"] = {name: round(float(seconds), 6) for name, seconds in timing.items()}
+    return info
+
+
+def snapshot_written(info: Dict[str, Any]) -> None:
+    """Tell capture a snapshot is on disk (``info``: see ``snapshot_info``); nothing without a channel."""
+    if _fd is None:
+        return
+    emit({**info, "event": "snapshot"})
 
 
 def watch_error(message: str, error: Optional[BaseException] = None) -> None:

@@ -176,6 +176,7 @@ class Watch:
         path = os.path.join(self.out_dir, f"{seq:04d}-{event}.json") if self.out_dir else None
         doc, written, timing = self.recorder.take(seq=seq, event=event, cfunc=cfunc, goroutine=goid, path=path)
         self.last_timing, self.last_written = timing, written
+        capture_channel.snapshot_written(capture_channel.snapshot_info(doc, path, written, timing.to_json()))
         snapshot_cmd.remember(doc, path, keep=path is None)
         self.taken.append(doc["seq"])
         gdb.write(f"hiter-watch: {describe(doc)}: {len(doc['maps'])} map(s), {len(doc['iterators'])} "
