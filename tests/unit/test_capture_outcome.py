@@ -37,7 +37,7 @@ def test_full_disk_at_the_end_is_one_line_and_exit_6(tmp_path, monkeypatch, caps
     code = _finish(str(tmp_path), _outcome(), EXIT_OK, "the program exited with status 0", [])
     err = capsys.readouterr().err
     assert code == EXIT_WRITE
-    assert err.count("\n") == 1 and "index.json: No space left on device" in err and "1 snapshot(s) kept" in err
+    assert err.count("\n") == 1 and "index.json: No space left on device" in err and "1 snapshot, 0 C calls, 5.9 kB kept" in err
     assert not (tmp_path / "index.json").exists()
 
 
