@@ -1203,7 +1203,7 @@ def _stop_program(session: Optional[Session], mode: str, program_pid: Optional[i
         if mode == "run" and program_pid:
             _kill_program(program_pid, executable)
             session.child.kill(signal.SIGKILL)
-            return f"gdb did not stop within {STOP_GRACE:g}s (a snapshot under way): it and the program were killed"
+            return f"gdb did not stop within {STOP_GRACE:g}s: it and the program were killed"
     try:
         session.command("hiter-watch off", timeout=15)
         if mode == "attach":

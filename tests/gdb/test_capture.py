@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import pytest
 from builds import all_toolchains, binary, builds_of
 from conftest import REPO, need
 from gdb_hiter.cli.capture import (EXIT_GDB, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROGRAM_FAILED, EXIT_SIGNAL,
-                                   EXIT_TIMEOUT, EXIT_USAGE, EXIT_WRITE, snapshot_files)
+                                   EXIT_TIMEOUT, EXIT_USAGE, EXIT_WRITE, format_bytes, snapshot_files)
 from gdb_hiter.core.snapshot.callreport import transition_report
 from gdb_hiter.core.snapshot.diff import diff_snapshots
 from gdb_hiter.core.snapshot.report import render_diff
@@ -118,6 +119,19 @@ def test_capture_every_transition(build, loader, tmp_path_factory):
     index = json.loads((out / "index.json").read_text())
     assert index["program_exit"] == 0 and index["gdb_exit"] == 0 and index["timeout"] is False
     assert [entry["file"] for entry in index["snapshots"]] == snapshot_files(str(out))
+    # built from the snapshot events, which say what each file holds without capture reading it back
+    assert index["complete"] is True and index["unreadable"] == []
+    assert [{key: entry[key] for key in ("seq", "event", "cfunc", "goroutine", "maps", "iterators")}
+            for entry in index["snapshots"]] == [
+        {"seq": doc["seq"], "event": doc["event"], "cfunc": doc["cfunc"], "goroutine": doc["goroutine"],
+         "maps": len(doc["maps"]), "iterators": len(doc["iterators"])} for doc in docs]
+    # bytes: the snapshot file and the chunks it added to the store
+    assert all(entry["bytes"] >= (out / entry["file"]).stat().st_size for entry in index["snapshots"])
+    assert all(set(entry["timing"]) == {"read", "decode", "write"} for entry in index["snapshots"])
+    assert {key: index["totals"][key] for key in ("snapshots", "c_calls")} == {"snapshots": 32, "c_calls": 8}
+    assert index["totals"]["bytes"] == sum(entry["bytes"] for entry in index["snapshots"])
+    assert ("exited with status 0; 32 snapshots, 8 C calls in " in result.stderr
+            and f", {format_bytes(index['totals']['bytes'])} in {out} (report.md, index.json)" in result.stderr)
 
     # The first callback: the map grows under the loop; the iterator's array / group goes stale.
     assert [doc["event"] for doc in docs[:4]] == ["cgocall-enter", "cgocallback-enter", "cgocallback-return",
@@ -258,6 +272,8 @@ def test_crash_keeps_the_snapshots(prog, loader, tmp_path):
     result = capture("--out", out, "--", prog, "crash")
     assert result.returncode == EXIT_SIGNAL, result.stderr
     assert result.stderr.strip().count("\n") == 0 and "killed by SIGSEGV" in result.stderr
+    # no terminal: no progress line, and the one line holds the totals
+    assert "\r" not in result.stderr and "killed by SIGSEGV; 7 snapshots, 2 C calls in " in result.stderr
     docs = load_dir(out)
     # call 1 returned; call 2 crashed in C after its callback returned
     assert [doc["event"] for doc in docs] == ["cgocall-enter", "cgocallback-enter", "cgocallback-return",
@@ -446,14 +462,123 @@ def test_sigint_of_capture(prog, loader, tmp_path):
         wait_until(lambda: (out / "0008-cgocall-return.json").exists(), "the last snapshot before the hang")
         (pid,) = pids_running(prog)
         runner.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
         code, stderr, index = finished(runner, out)
+        took = time.monotonic() - signalled
     finally:
         runner.kill()
     assert code == EXIT_INTERRUPTED, stderr
-    assert "interrupted by SIGINT: the program was killed" in stderr
+    assert "interrupted by SIGINT: the program was killed; 8 snapshots, 2 C calls in " in stderr
     assert index["interrupted"] == "SIGINT" and index["exit_code"] == EXIT_INTERRUPTED
     assert index["gdb_exit"] == 0 and process_state(pid) is None
-    assert len(load_dir(out)) == 8
+    assert index["complete"] is True and [entry["seq"] for entry in index["snapshots"]] == list(range(1, 9))
+    assert len(load_dir(out)) == 8 and "C call 2: C.callC" in (out / "report.md").read_text()
+    assert took < 10, f"{took:.1f}s from SIGINT to the exit"
+
+
+@pytest.mark.parametrize("grace", [None, 0])
+def test_sigint_while_a_snapshot_is_taken(prog, loader, tmp_path, grace):
+    """Ctrl-C while gdb is inside a breakpoint's stop() (each snapshot of ``big 40000`` takes seconds).
+
+    gdb may not look at its own Ctrl-C until stop() returns: it gets
+    ``STOP_GRACE`` seconds (5), then it and the program are killed. With
+    ``grace`` 0 that second path is taken every time.
+    """
+    out = tmp_path / f"sigint-in-stop-{grace}"
+    cli = CLI if grace is None else [sys.executable, "-c", "import sys; from gdb_hiter.cli import capture; "
+                                     f"capture.STOP_GRACE = {grace}; sys.exit(capture.main())"]
+    runner = subprocess.Popen(cli + ["capture", "--out", str(out), "--", str(prog), "big", "40000"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: (out / "0001-cgocall-enter.json").exists(), "the first snapshot")
+        (pid,) = pids_running(prog)
+        # held stopped by gdb: nearly always inside a stop() (a stop for Go's SIGURG lasts microseconds,
+        # and would only make this the plain Ctrl-C of test_sigint_of_capture)
+        wait_until(lambda: process_state(pid) == "t", "the program held stopped by gdb")
+        runner.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
+        code, stderr, index = finished(runner, out)
+        took = time.monotonic() - signalled
+    finally:
+        runner.kill()
+        for left in pids_running(prog):
+            os.kill(left, signal.SIGKILL)
+    assert code == EXIT_INTERRUPTED, stderr
+    killed = "gdb did not stop within 0s: it and the program were killed"
+    if grace == 0:
+        assert killed in stderr and index["gdb_exit"] == -signal.SIGKILL
+    else:
+        assert "interrupted by SIGINT: the program was killed" in stderr or killed.replace("0s", "5s") in stderr
+    assert process_state(pid) in (None, "Z")   # Z: killed, its parent gdb too, and not reaped yet by init
+    assert index["complete"] is True and index["interrupted"] == "SIGINT" and index["exit_code"] == EXIT_INTERRUPTED
+    files = snapshot_files(str(out))
+    assert [entry["file"] for entry in index["snapshots"]] == files and len(files) >= 1
+    assert [doc["seq"] for doc in load_dir(out)] == list(range(1, len(files) + 1))   # whole, valid
+    assert not [name for name in os.listdir(out) if name.endswith(".tmp")]          # nothing half-written
+    assert "C call 1: C.callC" in (out / "report.md").read_text()
+    assert took < 5 + 10, f"{took:.1f}s from SIGINT to the exit"
+
+
+def test_capture_killed_leaves_an_index_of_how_far_it_got(prog, loader, tmp_path):
+    """SIGKILL of capture itself: index.json, rewritten while the run goes, lists what was taken."""
+    out = tmp_path / "capture-killed"
+    runner = start_capture("--out", out, "--", prog, "hang")
+
+    def index_lists(count):
+        try:
+            return len(json.loads((out / "index.json").read_text())["snapshots"]) >= count
+        except FileNotFoundError:
+            return False
+
+    try:
+        wait_until(lambda: index_lists(2), "index.json listing 2 snapshots")
+        runner.kill()
+        runner.wait(30)
+    finally:
+        runner.kill()
+        for left in pids_running(prog):        # gdb got SIGHUP when its terminal went; its program may linger
+            os.kill(left, signal.SIGKILL)
+    index = json.loads((out / "index.json").read_text())
+    assert index["complete"] is False and index["exit_code"] is None and index["result"] is None
+    assert index["program_pid"] and index["mode"] == "run"
+    listed = [entry["file"] for entry in index["snapshots"]]
+    assert 2 <= len(listed) <= 8 and listed == snapshot_files(str(out))[:len(listed)]
+    assert [read_snapshot(out / name)["seq"] for name in listed] == list(range(1, len(listed) + 1))
+    assert index["totals"]["snapshots"] == len(listed)
+    assert not (out / "report.md").exists()
+
+
+def test_progress_on_a_terminal(prog, loader, tmp_path):
+    """On a terminal: one progress line rewritten in place while the run goes, then Ctrl-C, then the totals."""
+    import pexpect
+
+    out = tmp_path / "progress"
+    child = pexpect.spawn(CLI[0], CLI[1:] + ["capture", "--out", str(out), "--", str(prog), "hang"],
+                          encoding="utf-8", timeout=180, dimensions=(24, 200), env=dict(os.environ, NO_COLOR="1"))
+    try:
+        # hang: 8 snapshots (2 C calls with a callback each), then the program sleeps; the idle redraw shows them
+        child.expect(r"\rgdb-hiter: capture: 8 snapshots, 2 C calls in [0-9.]+ s, [0-9.]+ [kM]?B")
+        text = child.before + child.after
+        child.sendintr()                           # a real Ctrl-C, from the terminal
+        child.expect(pexpect.EOF)
+        text += child.before
+    finally:
+        child.close(force=True)
+        for left in pids_running(prog):
+            os.kill(left, signal.SIGKILL)
+    assert child.exitstatus == EXIT_INTERRUPTED, text
+    output = text.replace("\r\n", "\n")
+    assert output.count("\n") == 1 and output.endswith("\n") and "Traceback" not in output
+    *progress, last = output[:-1].split("\r")
+    lines = [line for line in progress if line.strip()]
+    counts = [tuple(map(int, re.match(r"gdb-hiter: capture: (\d+) snapshots?, (\d+) C calls? in ", line).groups()))
+              for line in lines if re.match(r"gdb-hiter: capture: \d+ snapshot", line)]
+    assert counts and counts == sorted(counts) and counts[-1] == (8, 2)
+    assert progress[-1].strip() == ""              # blanked before the last line
+    index = json.loads((out / "index.json").read_text())
+    assert last.startswith("gdb-hiter: capture: interrupted by SIGINT: the program was killed; 8 snapshots, 2 C calls in ")
+    assert last.endswith(f", {format_bytes(index['totals']['bytes'])} in {out} (report.md, index.json)")
+    assert index["complete"] is True and index["exit_code"] == EXIT_INTERRUPTED and (out / "report.md").exists()
 
 
 def test_full_disk(prog, loader, tmp_path):
