@@ -451,6 +451,8 @@ def test_gdb_killed(prog, loader, tmp_path):
             os.kill(pid, signal.SIGKILL)
     assert code == EXIT_GDB and "gdb exited unexpectedly" in stderr, stderr
     assert index["gdb_exit"] == -signal.SIGKILL and index["exit_code"] == EXIT_GDB
+    # final, from the events gdb sent before it died
+    assert index["complete"] is True and [entry["file"] for entry in index["snapshots"]] == snapshot_files(str(out))
     assert len(load_dir(out)) == 8 and "C call 2" in (out / "report.md").read_text()
 
 
