@@ -13,6 +13,7 @@ import io
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,7 @@ def test_announced_files_are_checked_not_read(tmp_path, monkeypatch):
 
 def test_the_final_index_comes_from_the_tally(tmp_path, capsys):
     """The golden pair of the cgo fixture (#2, #3: the first callback) as a run's events announced it."""
-    tally = RunTally(0.0)
+    tally = RunTally(time.monotonic())
     for seq, phase in ((2, "enter"), (3, "return")):
         name = f"{seq:04d}-cgocallback-{phase}.json"
         (tmp_path / name).write_text((GOLDEN / f"classic-callback-{phase}.json").read_text())
@@ -100,8 +101,8 @@ def test_the_final_index_comes_from_the_tally(tmp_path, capsys):
     assert index["snapshots"] == [entry for entry in tally.entries]
     assert index["totals"]["snapshots"] == 2 and index["totals"]["c_calls"] == 0
     assert index["totals"]["bytes"] == sum(entry["bytes"] for entry in index["snapshots"]) > 0
-    assert "Callback main.goCallback (outside any captured C call), goroutine 1 (#2 → #3)" in \
-        (tmp_path / "report.md").read_text()
+    assert "### Callback main.goCallback (outside any captured C call) from main.rangeWithCgoCalls (main.go:72), " \
+        "goroutine 1 (#2 → #3)" in (tmp_path / "report.md").read_text()
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "exited with status 0; 2 snapshots, 0 C calls in " in err
 
@@ -291,17 +292,19 @@ def test_the_signal_guard_by_phase():
 def test_a_signal_while_the_report_is_built_cuts_it_short(tmp_path, monkeypatch, capsys):
     """A real SIGINT to this process while report.md is built: the report is cut, the index is final."""
     (tmp_path / "0001-cgocall-enter.json").write_text((GOLDEN / "classic-callback-enter.json").read_text())
-    tally = RunTally(0.0)
+    tally = RunTally(time.monotonic())
     tally.add(index_entry(snapshot_event(1)))
+    real = capture_module.CallReport
 
-    def slow_report(docs, fmt="markdown"):
-        assert json.loads((tmp_path / "index.json").read_text())["complete"] is True   # final before the report
-        os.kill(os.getpid(), signal.SIGINT)
-        for _ in range(10 ** 8):
-            pass
-        raise AssertionError("the signal did not interrupt the report")
+    class SlowReport(real):
+        def add(self, doc, name):
+            assert json.loads((tmp_path / "index.json").read_text())["complete"] is True   # final before
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10 ** 8):
+                pass
+            raise AssertionError("the signal did not interrupt the report")
 
-    monkeypatch.setattr(capture_module, "transition_report", slow_report)
+    monkeypatch.setattr(capture_module, "CallReport", SlowReport)
     guard = _SignalGuard()
     guard.phase = "cleanup"
     guard.install()
@@ -317,6 +320,7 @@ def test_a_signal_while_the_report_is_built_cuts_it_short(tmp_path, monkeypatch,
     assert len(index["snapshots"]) == 1
     report = (tmp_path / "report.md").read_text()
     assert report.startswith("# gdb-hiter capture\n\nreport.md was not built: capture got SIGINT")
+    assert "`gdb-hiter report DIR` builds the report again" in report
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "report.md cut short" in err and "Traceback" not in err
 
