@@ -480,7 +480,7 @@ def test_sigint_of_capture(prog, loader, tmp_path):
 
 @pytest.mark.parametrize("grace", [None, 0])
 def test_sigint_while_a_snapshot_is_taken(prog, loader, tmp_path, grace):
-    """Ctrl-C while gdb is inside a breakpoint's stop() (each snapshot of ``big 40000`` takes seconds).
+    """Ctrl-C while gdb is inside a breakpoint's stop() (a snapshot of ``big 400000`` that changed takes seconds).
 
     gdb may not look at its own Ctrl-C until stop() returns: it gets
     ``STOP_GRACE`` seconds (5), then it and the program are killed. With
@@ -489,7 +489,7 @@ def test_sigint_while_a_snapshot_is_taken(prog, loader, tmp_path, grace):
     out = tmp_path / f"sigint-in-stop-{grace}"
     cli = CLI if grace is None else [sys.executable, "-c", "import sys; from gdb_hiter.cli import capture; "
                                      f"capture.STOP_GRACE = {grace}; sys.exit(capture.main())"]
-    runner = subprocess.Popen(cli + ["capture", "--out", str(out), "--", str(prog), "big", "40000"],
+    runner = subprocess.Popen(cli + ["capture", "--out", str(out), "--", str(prog), "big", "400000"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: (out / "0001-cgocall-enter.json").exists(), "the first snapshot")
