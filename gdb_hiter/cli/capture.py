@@ -2,13 +2,18 @@
 
 Pure Python outside gdb: it drives ``gdb -nx -q`` through pexpect, loads
 gdb-hiter with the generated loader, installs ``hiter-watch`` (which writes
-each snapshot to DIR the moment it is taken) and lets the program run to its
-end or the timeout. Then it writes, from the files in DIR alone,
-``index.json`` (what was captured and how the run ended) and ``report.md``
-(what changed across each C call). Whatever happens — the program crashes, is
-killed, hangs, gdb dies, the disk fills up, capture gets Ctrl-C — the
-snapshots written so far stay, the index and the report are written if
-they can be, and the exit status and one line on stderr say what happened.
+each snapshot to DIR the moment it is taken, and tells capture so on the
+side channel below) and lets the program run to its end or the timeout.
+While it runs, a thread of capture reads those events: ``index.json`` (what
+was captured so far, ``"complete": false``) is rewritten at most once a
+second, and on a terminal one progress line is redrawn in place. At the end
+the index is written from the events (``"complete": true`` and how the run
+ended), then ``report.md`` (what changed across each C call) from the files.
+Whatever happens — the program crashes, is killed, hangs, gdb dies, the disk
+fills up, capture gets Ctrl-C or is killed itself — the snapshots written so
+far stay, the index says how far the run got, the report is written if it
+can be, and the exit status and one line on stderr (with the totals) say
+what happened.
 
 Nothing the program prints can fool it. The program gets a terminal of its
 own (``set inferior-tty``, a pseudo-terminal capture drains into
@@ -17,7 +22,8 @@ prompt, carries only gdb's and gdb-hiter's words; and how the program ended
 is never read from that text at all but from a pipe that gdb-hiter's Python
 inside gdb writes JSON lines to (``gdbext/capture_channel.py``: gdb's exit
 event and ``$_exitsignal``, the zombie's status in ``/proc`` when the
-program is killed while gdb is inside a breakpoint's ``stop()``).
+program is killed while gdb is inside a breakpoint's ``stop()``, each
+snapshot hiter-watch wrote).
 
 Exit status:
 
