@@ -360,6 +360,40 @@ def process_state(pid):
     return text[text.rindex(")") + 2]
 
 
+def held_by_gdb(pid):
+    """Whether a thread of ``pid`` is stopped by the tracer (``t``).
+
+    The thread that hit a breakpoint, not the process's first thread: while
+    gdb is inside that breakpoint's stop(), /proc/PID/stat (the first thread)
+    may well say ``S`` (seen: a goroutine on another thread makes the call).
+    """
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            text = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+        except OSError:
+            continue
+        if text[text.rindex(")") + 2] == "t":
+            return True
+    return False
+
+
+def inside_stop(out, pid):
+    """Held stopped twice 50 ms apart with no snapshot written in between: inside a breakpoint's stop().
+
+    A stop for a signal (Go's SIGURG) lasts microseconds; a snapshot of
+    ``captureprog big 400000`` that changed takes seconds.
+    """
+    before = snapshot_files(str(out))
+    if not before or not held_by_gdb(pid):
+        return False
+    time.sleep(0.05)
+    return held_by_gdb(pid) and snapshot_files(str(out)) == before
+
+
 def finished(runner, out):
     _, stderr = runner.communicate(timeout=120)
     assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
@@ -393,18 +427,10 @@ def test_sigkill_inside_stop(prog, loader, tmp_path):
     """
     out = tmp_path / "kill-in-stop"
     runner = start_capture("--out", out, "--", prog, "big", "400000")
-
-    def inside_stop():
-        before = snapshot_files(str(out))
-        if not before or process_state(pid) != "t":
-            return False
-        time.sleep(0.05)
-        return process_state(pid) == "t" and snapshot_files(str(out)) == before
-
     try:
         wait_until(lambda: (out / "0001-cgocall-enter.json").exists(), "the first snapshot")
         (pid,) = pids_running(prog)
-        wait_until(inside_stop, "the program held stopped inside a breakpoint's stop()")
+        wait_until(lambda: inside_stop(out, pid), "the program held stopped inside a breakpoint's stop()")
         os.kill(pid, signal.SIGKILL)
         code, stderr, index = finished(runner, out)
     finally:
@@ -494,9 +520,7 @@ def test_sigint_while_a_snapshot_is_taken(prog, loader, tmp_path, grace):
     try:
         wait_until(lambda: (out / "0001-cgocall-enter.json").exists(), "the first snapshot")
         (pid,) = pids_running(prog)
-        # held stopped by gdb: nearly always inside a stop() (a stop for Go's SIGURG lasts microseconds,
-        # and would only make this the plain Ctrl-C of test_sigint_of_capture)
-        wait_until(lambda: process_state(pid) == "t", "the program held stopped by gdb")
+        wait_until(lambda: inside_stop(out, pid), "the program held stopped inside a breakpoint's stop()")
         runner.send_signal(signal.SIGINT)
         signalled = time.monotonic()
         code, stderr, index = finished(runner, out)
